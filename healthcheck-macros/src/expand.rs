@@ -1,0 +1,144 @@
+//! The expansion: the user's function, unchanged, plus a `static` descriptor submitted to the
+//! link-time registry.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{Item, ItemFn, parse_quote};
+
+use crate::attr::Args;
+use crate::signature::{self, Form, Shape};
+
+pub(crate) fn healthcheck(args: TokenStream, item: TokenStream) -> TokenStream {
+    let function = match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Fn(function)) => function,
+        Ok(other) => {
+            let error = syn::Error::new_spanned(
+                other,
+                "#[healthcheck] goes on a free `fn` or `async fn`, not on other items",
+            );
+            return with_error(item, error);
+        }
+        // Not even an item: let the compiler report the syntax error on the input itself.
+        Err(_) => return item,
+    };
+    let args = syn::parse2::<Args>(args);
+    let shape = signature::validate(&function.sig);
+    match (args, shape) {
+        (Ok(args), Ok(shape)) => expand(&args, &function, &shape),
+        (Err(mut first), Err(second)) => {
+            first.combine(second);
+            with_error(quote!(#[allow(dead_code)] #function), first)
+        }
+        (Err(error), _) | (_, Err(error)) => {
+            with_error(quote!(#[allow(dead_code)] #function), error)
+        }
+    }
+}
+
+/// The item as written (so the rest of the crate and the IDE keep working), then the error.
+fn with_error(item: TokenStream, error: syn::Error) -> TokenStream {
+    let error = error.to_compile_error();
+    quote!(#item #error)
+}
+
+fn expand(args: &Args, function: &ItemFn, shape: &Shape) -> TokenStream {
+    let krate = args
+        .krate
+        .clone()
+        .unwrap_or_else(|| parse_quote!(::healthcheck));
+    let private = quote!(#krate::__private);
+    let ident = &function.sig.ident;
+    let name = args
+        .name
+        .as_ref()
+        .map_or_else(|| ident.unraw().to_string(), syn::LitStr::value);
+    let groups = args
+        .groups
+        .iter()
+        .map(|g| quote!(::std::borrow::Cow::Borrowed(#g)));
+    let timeout_nanos = args
+        .timeout
+        .map_or(0, |t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX));
+    let critical = args.critical.unwrap_or(true);
+    let probes = args.probe_mask();
+    let location =
+        quote_spanned!(ident.span()=> ::core::file!(), ::core::line!(), ::core::column!());
+
+    let (body_fn, variant) = match (&shape.form, shape.is_async) {
+        (Form::Returns(ty), true) => {
+            let convert =
+                quote_spanned!(ty.span()=> #private::into_component(__healthcheck_result));
+            (
+                quote! {
+                    fn __healthcheck_body() -> #private::BoxFuture {
+                        #private::boxed(async {
+                            let __healthcheck_result = #ident().await;
+                            #convert
+                        })
+                    }
+                },
+                quote!(Async),
+            )
+        }
+        (Form::Returns(ty), false) => {
+            let convert =
+                quote_spanned!(ty.span()=> #private::into_component(__healthcheck_result));
+            (
+                quote! {
+                    fn __healthcheck_body() -> #private::Component {
+                        let __healthcheck_result = #ident();
+                        #convert
+                    }
+                },
+                quote!(Blocking),
+            )
+        }
+        (Form::FillsComponent, true) => (
+            quote! {
+                fn __healthcheck_body() -> #private::BoxFuture {
+                    #private::boxed(async {
+                        let mut __healthcheck_component = #private::Component::pending();
+                        #ident(&mut __healthcheck_component).await;
+                        __healthcheck_component
+                    })
+                }
+            },
+            quote!(Async),
+        ),
+        (Form::FillsComponent, false) => (
+            quote! {
+                fn __healthcheck_body() -> #private::Component {
+                    let mut __healthcheck_component = #private::Component::pending();
+                    #ident(&mut __healthcheck_component);
+                    __healthcheck_component
+                }
+            },
+            quote!(Blocking),
+        ),
+    };
+
+    quote! {
+        #function
+
+        #[doc(hidden)]
+        const _: () = {
+            #body_fn
+
+            static __HEALTHCHECK: #private::CheckDef = #private::CheckDef::from_attribute(
+                #name,
+                &[#(#groups),*],
+                #timeout_nanos,
+                #critical,
+                #probes,
+                #location,
+                #private::Body::#variant(__healthcheck_body),
+            );
+
+            #private::inventory::submit! {
+                #private::Registration(&__HEALTHCHECK)
+            }
+        };
+    }
+}

@@ -1,0 +1,122 @@
+//! Blocking checks on the blocking thread pool, without one pool hop per check.
+//!
+//! The blocking checks of one run share a queue. Checks that are slow or new to us each get a
+//! worker of their own, so they all run at once; checks whose last run was quick share one
+//! worker, which runs them one after another. If that worker gets stuck (a quick check that has
+//! suddenly become slow), a supervisor adds a worker every millisecond while checks are still
+//! waiting in the queue, so a stuck check delays the others by about a millisecond, not by its
+//! timeout.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::check::Body;
+use crate::component::Component;
+use crate::flight::Landing;
+use crate::runner::panicked;
+
+/// A check whose last run took less than this shares a worker with the other quick ones.
+const QUICK: Duration = Duration::from_micros(100);
+
+/// How long the queue may make no progress before the supervisor adds a worker.
+const STALL: Duration = Duration::from_millis(1);
+
+/// One blocking check to run.
+#[derive(Debug)]
+pub(crate) struct Job {
+    landing: Landing,
+}
+
+impl Job {
+    pub(crate) const fn new(landing: Landing) -> Self {
+        Self { landing }
+    }
+
+    fn is_quick(&self) -> bool {
+        self.landing
+            .check()
+            .last_run()
+            .is_some_and(|took| took < QUICK)
+    }
+
+    fn run(self) {
+        let check = self.landing.check();
+        let started = Instant::now();
+        let outcome = catch_unwind(AssertUnwindSafe(|| match check.body() {
+            Body::Blocking(body) => body(),
+            Body::BlockingFn(body) => body(),
+            Body::Async(_) | Body::AsyncFn(_) => {
+                Component::unhealthy("an async check was queued as a blocking one")
+            }
+        }));
+        let took = started.elapsed();
+        check.record_run(took);
+        let component = match outcome {
+            Ok(component) => component.response_time_or(took),
+            Err(payload) => panicked(&*payload, took),
+        };
+        self.landing.land(component);
+    }
+}
+
+#[derive(Debug)]
+struct Queue {
+    jobs: Box<[Mutex<Option<Job>>]>,
+    next: AtomicUsize,
+}
+
+impl Queue {
+    fn claim(&self) -> Option<Job> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed);
+        let slot = self.jobs.get(index)?;
+        slot.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    fn all_claimed(&self) -> bool {
+        self.next.load(Ordering::Relaxed) >= self.jobs.len()
+    }
+
+    fn work(&self) {
+        while let Some(job) = self.claim() {
+            job.run();
+        }
+    }
+}
+
+fn spawn_worker(queue: &Arc<Queue>) {
+    let queue = Arc::clone(queue);
+    // If the runtime is shutting down the closure is dropped unrun; the queue's jobs then
+    // publish that they were aborted when the last worker lets go of it.
+    drop(tokio::task::spawn_blocking(move || queue.work()));
+}
+
+/// Runs `jobs` on the blocking pool. Each job publishes its own result.
+pub(crate) fn dispatch(jobs: Vec<Job>) {
+    let (mut ordered, quick): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| !j.is_quick());
+    let workers = ordered.len() + usize::from(!quick.is_empty());
+    let supervise = !quick.is_empty();
+    ordered.extend(quick);
+    let queue = Arc::new(Queue {
+        jobs: ordered
+            .into_iter()
+            .map(|job| Mutex::new(Some(job)))
+            .collect(),
+        next: AtomicUsize::new(0),
+    });
+    for _ in 0..workers {
+        spawn_worker(&queue);
+    }
+    if supervise {
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(STALL).await;
+                if queue.all_claimed() {
+                    return;
+                }
+                spawn_worker(&queue);
+            }
+        });
+    }
+}

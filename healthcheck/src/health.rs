@@ -1,0 +1,460 @@
+//! [`HealthChecks`]: the registered checks, ready to run; and its builder.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::runtime::{Handle, Runtime};
+
+use crate::check::{Check, CheckDef, CheckRef};
+use crate::component::{Component, Status};
+use crate::error::Error;
+use crate::registry;
+use crate::report::{ComponentReport, Report, default_reduce};
+use crate::runner;
+use crate::selection::Selection;
+
+/// The timeout of a check that sets none, unless configured otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The environment variable that sets the default timeout (`500ms`, `2s`, ...).
+pub const TIMEOUT_ENV: &str = "HEALTHCHECK_TIMEOUT";
+
+type Reduce = dyn Fn(&BTreeMap<String, ComponentReport>) -> Status + Send + Sync;
+
+/// Builds a [`HealthChecks`]: which checks, the default timeout, and the rule for the service's
+/// status.
+#[must_use = "a builder does nothing until build() is called"]
+pub struct HealthChecksBuilder {
+    registered: bool,
+    filter: Option<Box<dyn Fn(&CheckDef) -> bool + Send + Sync>>,
+    checks: Vec<Check>,
+    default_timeout: Option<Duration>,
+    reduce: Option<Arc<Reduce>>,
+}
+
+impl fmt::Debug for HealthChecksBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HealthChecksBuilder")
+            .field("registered", &self.registered)
+            .field("filtered", &self.filter.is_some())
+            .field("checks", &self.checks)
+            .field("default_timeout", &self.default_timeout)
+            .field("custom_reduce", &self.reduce.is_some())
+            .finish()
+    }
+}
+
+impl HealthChecksBuilder {
+    fn new() -> Self {
+        Self {
+            registered: true,
+            filter: None,
+            checks: Vec::new(),
+            default_timeout: None,
+            reduce: None,
+        }
+    }
+
+    /// The timeout of checks that set none. Defaults to the value of the `HEALTHCHECK_TIMEOUT`
+    /// environment variable (such as `500ms` or `2s`), or else to 2 seconds.
+    pub fn default_timeout(mut self, timeout: Duration) -> Self {
+        self.default_timeout = Some(timeout);
+        self
+    }
+
+    /// Adds a check registered at run time.
+    pub fn check(mut self, check: Check) -> Self {
+        self.checks.push(check);
+        self
+    }
+
+    /// Leaves out the `#[healthcheck]` functions: only the checks added with
+    /// [`check`](Self::check) run.
+    pub fn without_registered_checks(mut self) -> Self {
+        self.registered = false;
+        self
+    }
+
+    /// Keeps only the `#[healthcheck]` functions for which `keep` returns `true`, for example
+    /// those of some groups. Checks added with [`check`](Self::check) are always kept.
+    pub fn filter_registered(
+        mut self,
+        keep: impl Fn(&CheckDef) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.filter = Some(Box::new(keep));
+        self
+    }
+
+    /// Replaces the rule that turns the components into the service's status. `service_healthy`
+    /// is `status != Status::Unhealthy`. Defaults to [`default_reduce`].
+    ///
+    /// # Example
+    /// ```
+    /// use healthcheck::{HealthChecks, Status};
+    ///
+    /// // Healthy while at least one replica is healthy.
+    /// let health = HealthChecks::builder()
+    ///     .reduce(|components| {
+    ///         if components.values().any(|c| c.healthy) { Status::Healthy } else { Status::Unhealthy }
+    ///     })
+    ///     .build()?;
+    /// # Ok::<(), healthcheck::Error>(())
+    /// ```
+    pub fn reduce(
+        mut self,
+        reduce: impl Fn(&BTreeMap<String, ComponentReport>) -> Status + Send + Sync + 'static,
+    ) -> Self {
+        self.reduce = Some(Arc::new(reduce));
+        self
+    }
+
+    /// Collects the checks and validates them.
+    ///
+    /// When there is no check at all, a warning is logged: `#[healthcheck]` functions in a library
+    /// crate that the binary never refers to are dropped by the linker (add `use my_checks as _;`).
+    ///
+    /// # Errors
+    /// - [`Error::DuplicateName`] when two checks have the same name (both locations are named);
+    /// - [`Error::EmptyName`], [`Error::EmptyGroup`], [`Error::ZeroTimeout`] for a check with an
+    ///   empty name, an empty group name or a zero timeout;
+    /// - [`Error::ZeroDefaultTimeout`] when the default timeout is zero;
+    /// - [`Error::InvalidEnv`] when `HEALTHCHECK_TIMEOUT` is not a duration.
+    pub fn build(self) -> Result<HealthChecks, Error> {
+        let default_timeout = match self.default_timeout {
+            Some(timeout) => timeout,
+            None => timeout_from_env()?.unwrap_or(DEFAULT_TIMEOUT),
+        };
+        if default_timeout.is_zero() {
+            return Err(Error::ZeroDefaultTimeout);
+        }
+
+        let mut checks: Vec<CheckRef> = Vec::new();
+        if self.registered {
+            let keep = |def: &CheckDef| self.filter.as_ref().is_none_or(|keep| keep(def));
+            checks.extend(
+                registry::registered()
+                    .filter(|def| keep(def))
+                    .map(CheckRef::Static),
+            );
+        }
+        checks.extend(self.checks.into_iter().map(Check::into_ref));
+        validate(&checks)?;
+        checks.sort_by(|a, b| a.name().cmp(b.name()));
+
+        if checks.is_empty() {
+            tracing::warn!(
+                "no health checks are registered. #[healthcheck] functions in a library crate are \
+                 dropped by the linker when the binary never refers to that crate: add \
+                 `use my_checks_crate as _;` to the binary, or register checks with \
+                 HealthChecksBuilder::check"
+            );
+        }
+        let mut groups: BTreeMap<String, usize> = BTreeMap::new();
+        for check in &checks {
+            for group in check.groups() {
+                *groups.entry(group.to_owned()).or_default() += 1;
+            }
+        }
+        Ok(HealthChecks {
+            inner: Arc::new(Inner {
+                checks,
+                groups,
+                default_timeout,
+                reduce: self.reduce,
+            }),
+        })
+    }
+}
+
+fn timeout_from_env() -> Result<Option<Duration>, Error> {
+    let Some(value) = std::env::var_os(TIMEOUT_ENV) else {
+        return Ok(None);
+    };
+    let invalid = |value: String, reason: String| Error::InvalidEnv {
+        name: TIMEOUT_ENV,
+        value,
+        reason,
+    };
+    let value = value
+        .into_string()
+        .map_err(|raw| invalid(raw.to_string_lossy().into_owned(), "not UTF-8".to_owned()))?;
+    humantime::parse_duration(value.trim())
+        .map(Some)
+        .map_err(|e| {
+            invalid(
+                value,
+                format!("{e} (expected a duration such as `500ms` or `2s`)"),
+            )
+        })
+}
+
+fn validate(checks: &[CheckRef]) -> Result<(), Error> {
+    let mut seen: HashMap<&str, &CheckDef> = HashMap::with_capacity(checks.len());
+    for check in checks {
+        let location = check.location();
+        if check.name().is_empty() {
+            return Err(Error::EmptyName { location });
+        }
+        if check.groups().any(str::is_empty) {
+            return Err(Error::EmptyGroup {
+                check: check.name().to_owned(),
+                location,
+            });
+        }
+        if check.timeout().is_some_and(|t| t.is_zero()) {
+            return Err(Error::ZeroTimeout {
+                check: check.name().to_owned(),
+                location,
+            });
+        }
+        if let Some(first) = seen.insert(check.name(), check) {
+            return Err(Error::DuplicateName {
+                name: check.name().to_owned(),
+                first: first.location(),
+                second: location,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The checks of a service, ready to run.
+///
+/// Cheap to clone (an [`Arc`] inside): share one between request handlers.
+///
+/// # Example
+/// ```
+/// use healthcheck::{healthcheck, HealthChecks};
+///
+/// #[healthcheck(groups = ["back"])]
+/// async fn queue() -> Result<serde_json::Value, std::io::Error> {
+///     Ok(serde_json::json!({"queued_jobs": 423}))
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), healthcheck::Error> {
+/// let health = HealthChecks::builder().build()?;
+/// let report = health.run().await;
+/// assert!(report.service_healthy);
+/// assert_eq!(report.components["queue"].extra["queued_jobs"], 423);
+/// println!("{}", report.to_json());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct HealthChecks {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Sorted by name.
+    checks: Vec<CheckRef>,
+    /// Each group with its number of checks.
+    groups: BTreeMap<String, usize>,
+    default_timeout: Duration,
+    reduce: Option<Arc<Reduce>>,
+}
+
+impl fmt::Debug for HealthChecks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HealthChecks")
+            .field("checks", &self.inner.checks)
+            .field("default_timeout", &self.inner.default_timeout)
+            .field("custom_reduce", &self.inner.reduce.is_some())
+            .finish()
+    }
+}
+
+impl HealthChecks {
+    /// A builder that starts from every `#[healthcheck]` function linked into the program.
+    pub fn builder() -> HealthChecksBuilder {
+        HealthChecksBuilder::new()
+    }
+
+    /// The checks, sorted by name.
+    pub fn checks(&self) -> impl ExactSizeIterator<Item = &CheckDef> + '_ {
+        self.inner.checks.iter().map(|c| &**c)
+    }
+
+    /// The group names, sorted.
+    pub fn groups(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.inner.groups.keys().map(String::as_str)
+    }
+
+    /// The timeout of checks that set none.
+    #[must_use]
+    pub fn default_timeout(&self) -> Duration {
+        self.inner.default_timeout
+    }
+
+    /// Runs every check concurrently and reports.
+    ///
+    /// The report is ready in about the time of the slowest check, and never later than the
+    /// longest timeout: a check that fails, panics, times out or hangs only makes its own
+    /// component unhealthy.
+    ///
+    /// Meant for a Tokio runtime; called from any other executor, the checks run on a small
+    /// runtime of the SDK's own.
+    pub async fn run(&self) -> Report {
+        match self.run_selection(&Selection::All).await {
+            Ok(report) => report,
+            Err(error) => self.failed_report(&error.to_string()),
+        }
+    }
+
+    /// Runs the checks of one group.
+    ///
+    /// # Errors
+    /// [`Error::UnknownGroup`] when no check is in that group.
+    pub async fn run_group(&self, group: &str) -> Result<Report, Error> {
+        self.run_selection(&Selection::group(group)).await
+    }
+
+    /// Runs one check, by name.
+    ///
+    /// # Errors
+    /// [`Error::UnknownCheck`] when no check has that name.
+    pub async fn run_check(&self, name: &str) -> Result<Report, Error> {
+        self.run_selection(&Selection::check(name)).await
+    }
+
+    /// Runs the selected checks.
+    ///
+    /// # Errors
+    /// [`Error::UnknownGroup`] or [`Error::UnknownCheck`] when the selection names a group or a
+    /// check that does not exist; [`Error::Runtime`] when called outside a Tokio runtime and the
+    /// SDK's own runtime cannot start.
+    pub async fn run_selection(&self, selection: &Selection) -> Result<Report, Error> {
+        self.validate_selection(selection)?;
+        if Handle::try_current().is_ok() {
+            return Ok(self.run_here(selection).await);
+        }
+        let this = self.clone();
+        let selection = selection.clone();
+        let task = own_runtime()?.spawn(async move { this.run_here(&selection).await });
+        Ok(task
+            .await
+            .unwrap_or_else(|e| self.failed_report(&format!("the run failed: {e}"))))
+    }
+
+    /// Runs every check from a program without an async runtime (a worker, a CLI), blocking the
+    /// calling thread until the report is ready.
+    ///
+    /// # Errors
+    /// [`Error::InsideAsyncRuntime`] when called on a thread that runs an async runtime, where
+    /// blocking would stall the executor (use [`run`](Self::run) there); [`Error::Runtime`] when
+    /// the SDK's own runtime cannot start.
+    pub fn run_blocking(&self) -> Result<Report, Error> {
+        self.run_selection_blocking(&Selection::All)
+    }
+
+    /// [`run_selection`](Self::run_selection) for programs without an async runtime.
+    ///
+    /// # Errors
+    /// As [`run_blocking`](Self::run_blocking), plus [`Error::UnknownGroup`] and
+    /// [`Error::UnknownCheck`] for a selection of names that do not exist.
+    pub fn run_selection_blocking(&self, selection: &Selection) -> Result<Report, Error> {
+        if Handle::try_current().is_ok() {
+            return Err(Error::InsideAsyncRuntime);
+        }
+        self.validate_selection(selection)?;
+        Ok(own_runtime()?.block_on(self.run_here(selection)))
+    }
+
+    fn validate_selection(&self, selection: &Selection) -> Result<(), Error> {
+        match selection {
+            Selection::Groups(groups) => {
+                match groups.iter().find(|g| !self.inner.groups.contains_key(*g)) {
+                    Some(unknown) => Err(Error::UnknownGroup(unknown.clone())),
+                    None => Ok(()),
+                }
+            }
+            Selection::Checks(names) => {
+                let known = |name: &String| {
+                    self.inner
+                        .checks
+                        .binary_search_by(|c| c.name().cmp(name))
+                        .is_ok()
+                };
+                match names.iter().find(|n| !known(n)) {
+                    Some(unknown) => Err(Error::UnknownCheck(unknown.clone())),
+                    None => Ok(()),
+                }
+            }
+            Selection::All | Selection::Probe(_) => Ok(()),
+        }
+    }
+
+    /// Runs the selection on the current Tokio runtime.
+    async fn run_here(&self, selection: &Selection) -> Report {
+        let timestamp = Utc::now();
+        let selected: Vec<&CheckRef> = self
+            .inner
+            .checks
+            .iter()
+            .filter(|c| selection.includes(c))
+            .collect();
+        let results = runner::run(&selected, self.inner.default_timeout).await;
+        let components = selected
+            .iter()
+            .zip(results)
+            .map(|(check, component)| {
+                let entry = ComponentReport::new(component, check.is_critical(), check.groups());
+                (check.name().to_owned(), entry)
+            })
+            .collect();
+        self.report(timestamp, components)
+    }
+
+    fn report(
+        &self,
+        timestamp: chrono::DateTime<Utc>,
+        components: BTreeMap<String, ComponentReport>,
+    ) -> Report {
+        let status = match &self.inner.reduce {
+            Some(reduce) => reduce(&components),
+            None => default_reduce(&components),
+        };
+        Report {
+            service_healthy: status.is_healthy(),
+            status,
+            timestamp,
+            components,
+        }
+    }
+
+    /// A report in which every check failed with `message`, for when the checks could not run.
+    fn failed_report(&self, message: &str) -> Report {
+        let components = self
+            .inner
+            .checks
+            .iter()
+            .map(|check| {
+                let component = Component::unhealthy(message.to_owned());
+                let entry = ComponentReport::new(component, check.is_critical(), check.groups());
+                (check.name().to_owned(), entry)
+            })
+            .collect();
+        self.report(Utc::now(), components)
+    }
+}
+
+/// The runtime for callers without one: a worker thread plus the blocking pool, started on first
+/// use and kept for the life of the process (so that a hung check stays accounted for).
+fn own_runtime() -> Result<&'static Runtime, Error> {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    if let Some(runtime) = RUNTIME.get() {
+        return Ok(runtime);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("healthcheck")
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?;
+    // Losing a race to another thread drops our runtime, outside any async context: fine.
+    Ok(RUNTIME.get_or_init(|| runtime))
+}

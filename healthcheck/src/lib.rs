@@ -1,0 +1,75 @@
+//! Health checks for Rust services.
+//!
+//! Annotate functions with [`#[healthcheck]`](macro@healthcheck); they are registered at link
+//! time. [`HealthChecks`] collects them, runs them concurrently, each under a timeout, times each
+//! call, and renders a [`Report`] in python-panopticon's JSON format (`service_healthy`,
+//! `timestamp`, `components`), ready to be served by any web framework.
+//!
+//! # Example
+//! ```
+//! use healthcheck::{healthcheck, Component, HealthChecks};
+//!
+//! /// Healthy when the query works; an `Err` is unhealthy with its message.
+//! #[healthcheck(timeout = "500ms")]
+//! async fn database() -> Result<(), std::io::Error> {
+//!     Ok(())
+//! }
+//!
+//! /// python-panopticon's style: fill in the component.
+//! #[healthcheck(groups = ["back"], critical = false)]
+//! fn background_jobs(component: &mut Component) {
+//!     component.set_healthy(true);
+//!     component.insert("queued_jobs", 423);
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), healthcheck::Error> {
+//! let health = HealthChecks::builder().build()?;
+//! let report = health.run().await;
+//! assert!(report.service_healthy);
+//! assert_eq!(report.components["background_jobs"].extra["queued_jobs"], 423);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Forms of a check
+//! A check is a free `fn` or `async fn` (a blocking `fn` runs on the blocking thread pool, never
+//! on the async executor) that either
+//! - takes no argument and returns `bool`, `Result<T, E>` (`E: Display`; a `T` other than `()`
+//!   adds its fields to the component), [`Component`] or [`Status`] — see [`IntoComponent`]; or
+//! - takes `&mut Component` and returns nothing, filling in the component, which starts
+//!   unhealthy with "Health check didn't provide a status.".
+//!
+//! Checks that capture state (a pool, a client) are registered at run time with [`Check`].
+//!
+//! # The linker pitfall
+//! `#[healthcheck]` functions in a library crate that the binary never refers to are dropped by
+//! the linker, and so never registered. Refer to the crate from the binary: `use my_checks as _;`.
+//! [`HealthChecksBuilder::build`] logs a warning when it finds no check at all.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod blocking;
+mod check;
+mod component;
+mod error;
+mod flight;
+mod health;
+mod outcome;
+mod registry;
+mod report;
+mod runner;
+mod selection;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use check::{BoxFuture, Check, CheckDef, Probe, SourceLocation};
+pub use component::{Component, Status};
+pub use error::Error;
+pub use health::{DEFAULT_TIMEOUT, HealthChecks, HealthChecksBuilder, TIMEOUT_ENV};
+pub use healthcheck_macros::healthcheck;
+pub use outcome::IntoComponent;
+pub use report::{ComponentReport, Report, default_reduce};
+pub use selection::Selection;

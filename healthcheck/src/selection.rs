@@ -1,0 +1,61 @@
+//! Which checks a run covers.
+
+use crate::check::{CheckDef, Probe};
+
+/// Which checks to run.
+///
+/// # Example
+/// ```
+/// use healthcheck::{Probe, Selection};
+///
+/// let front = Selection::group("front");
+/// let db = Selection::check("database");
+/// let live = Selection::Probe(Probe::Liveness);
+/// # let _ = (front, db, live, Selection::All);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Selection {
+    /// Every check.
+    #[default]
+    All,
+    /// The checks in any of these groups. Naming a group that no check is in is an error.
+    Groups(Vec<String>),
+    /// These checks, by name. Naming a check that does not exist is an error.
+    Checks(Vec<String>),
+    /// The checks that take part in this Kubernetes probe.
+    Probe(Probe),
+}
+
+impl Selection {
+    /// The checks of one group.
+    #[must_use]
+    pub fn group(name: impl Into<String>) -> Self {
+        Selection::Groups(vec![name.into()])
+    }
+
+    /// One check, by name.
+    #[must_use]
+    pub fn check(name: impl Into<String>) -> Self {
+        Selection::Checks(vec![name.into()])
+    }
+
+    /// The scope as a short text: `all`, the group names, the check names, or the probe.
+    #[must_use]
+    pub fn scope(&self) -> String {
+        match self {
+            Selection::All => "all".to_owned(),
+            Selection::Groups(names) | Selection::Checks(names) => names.join(","),
+            Selection::Probe(probe) => probe.as_str().to_owned(),
+        }
+    }
+
+    pub(crate) fn includes(&self, check: &CheckDef) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::Groups(groups) => groups.iter().any(|g| check.in_group(g)),
+            Selection::Checks(names) => names.iter().any(|n| n == check.name()),
+            Selection::Probe(probe) => check.in_probe(*probe),
+        }
+    }
+}
