@@ -36,6 +36,20 @@ impl Args {
     }
 }
 
+const KEYS: [&str; 6] = ["name", "groups", "timeout", "critical", "probes", "crate"];
+const EXAMPLES: [&str; 6] = [
+    "\"...\"",
+    "[\"...\"]",
+    "\"500ms\"",
+    "false",
+    "[\"liveness\", \"readiness\"]",
+    "\"::healthcheck\"",
+];
+
+fn key_index(key: &str) -> usize {
+    KEYS.iter().position(|k| *k == key).unwrap_or(0)
+}
+
 fn duplicate(span: Span, key: &str) -> syn::Error {
     syn::Error::new(
         span,
@@ -74,6 +88,15 @@ impl Parse for Args {
             } else if lookahead.peek(Token![crate]) {
                 input.parse::<Token![crate]>()?;
                 "crate"
+            } else if input.peek(syn::Ident) {
+                let unknown: syn::Ident = input.parse()?;
+                return Err(syn::Error::new_spanned(
+                    &unknown,
+                    format!(
+                        "unknown argument `{unknown}`; expected one of: `name`, `groups`, `timeout`, \
+                         `critical`, `probes`, `crate`"
+                    ),
+                ));
             } else {
                 return Err(lookahead.error());
             };
@@ -81,6 +104,12 @@ impl Parse for Args {
                 return Err(duplicate(key_span, key));
             }
             seen.push(key);
+            if !input.peek(Token![=]) {
+                return Err(syn::Error::new(
+                    key_span,
+                    format!("expected `{key} = {}`", EXAMPLES[key_index(key)]),
+                ));
+            }
             input.parse::<Token![=]>()?;
             match key {
                 "name" => {
@@ -119,7 +148,12 @@ impl Parse for Args {
                     let text: LitStr = input.parse()?;
                     args.timeout = Some(parse_timeout(&text)?);
                 }
-                "critical" => args.critical = Some(input.parse::<LitBool>()?.value),
+                "critical" => {
+                    let value = input
+                        .parse::<LitBool>()
+                        .map_err(|e| syn::Error::new(e.span(), "expected `true` or `false`"))?;
+                    args.critical = Some(value.value);
+                }
                 "probes" => {
                     let mut mask = 0;
                     for probe in string_list(input)? {
@@ -140,11 +174,20 @@ impl Parse for Args {
                         }
                         mask |= bit;
                     }
+                    if mask == 0 {
+                        return Err(syn::Error::new(
+                            key_span,
+                            "list at least one probe, or leave `probes` out for readiness only",
+                        ));
+                    }
                     args.probes = Some(mask);
                 }
                 _ => {
                     let path: LitStr = input.parse()?;
-                    args.krate = Some(path.parse()?);
+                    let parsed = path.parse().map_err(|_| {
+                        syn::Error::new_spanned(&path, "`crate` takes a path to the healthcheck crate, such as \"::healthcheck\"")
+                    })?;
+                    args.krate = Some(parsed);
                 }
             }
             if input.is_empty() {

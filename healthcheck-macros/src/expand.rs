@@ -1,11 +1,11 @@
 //! The expansion: the user's function, unchanged, plus a `static` descriptor submitted to the
 //! link-time registry.
 
-use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{Item, ItemFn, parse_quote};
+use syn::{Item, ItemFn, Type, parse_quote};
 
 use crate::attr::Args;
 use crate::signature::{self, Form, Shape};
@@ -66,57 +66,78 @@ fn expand(args: &Args, function: &ItemFn, shape: &Shape) -> TokenStream {
     let location =
         quote_spanned!(ident.span()=> ::core::file!(), ::core::line!(), ::core::column!());
 
+    // Named after the check, so that they can never be the check's own name: inside the block
+    // below, `#ident` must still mean the user's function.
+    let body = format_ident!("__healthcheck_body_{}", ident.unraw());
+    let def = format_ident!("__HEALTHCHECK_{}", ident.unraw());
     let (body_fn, variant) = match (&shape.form, shape.is_async) {
-        (Form::Returns(ty), true) => {
-            let convert =
-                quote_spanned!(ty.span()=> #private::into_component(__healthcheck_result));
-            (
-                quote! {
-                    fn __healthcheck_body() -> #private::BoxFuture {
-                        #private::boxed(async {
-                            let __healthcheck_result = #ident().await;
+        (Form::Returns(ty), is_async) => {
+            let result = Ident::new("result", Span::mixed_site());
+            // A return type that is no check result is reported on the type itself. `impl Trait`
+            // cannot be named in a path, so it goes through a generic function instead.
+            let convert = if matches!(&**ty, Type::ImplTrait(_)) {
+                quote_spanned!(ty.span()=> #private::into_component(#result))
+            } else {
+                quote!(<#ty as #private::IntoComponent>::into_component(#result))
+            };
+            if is_async {
+                (
+                    quote! {
+                        fn #body() -> #private::BoxFuture {
+                            #private::boxed(async {
+                                let #result = #ident().await;
+                                #convert
+                            })
+                        }
+                    },
+                    quote!(Async),
+                )
+            } else {
+                (
+                    quote! {
+                        fn #body() -> #private::Component {
+                            let #result = #ident();
                             #convert
-                        })
-                    }
-                },
-                quote!(Async),
-            )
+                        }
+                    },
+                    quote!(Blocking),
+                )
+            }
         }
-        (Form::Returns(ty), false) => {
-            let convert =
-                quote_spanned!(ty.span()=> #private::into_component(__healthcheck_result));
-            (
-                quote! {
-                    fn __healthcheck_body() -> #private::Component {
-                        let __healthcheck_result = #ident();
-                        #convert
-                    }
-                },
-                quote!(Blocking),
-            )
+        (Form::FillsComponent(argument), is_async) => {
+            let component = Ident::new("component", Span::mixed_site());
+            // The argument is located at the parameter's type: `&mut String` is reported there.
+            let span = argument
+                .as_ref()
+                .map_or_else(Span::call_site, |ty| ty.span());
+            let located = Ident::new("component", Span::mixed_site().located_at(span));
+            let argument = quote_spanned!(span=> &mut #located);
+            if is_async {
+                (
+                    quote! {
+                        fn #body() -> #private::BoxFuture {
+                            #private::boxed(async {
+                                let mut #component = #private::Component::pending();
+                                #ident(#argument).await;
+                                #component
+                            })
+                        }
+                    },
+                    quote!(Async),
+                )
+            } else {
+                (
+                    quote! {
+                        fn #body() -> #private::Component {
+                            let mut #component = #private::Component::pending();
+                            #ident(#argument);
+                            #component
+                        }
+                    },
+                    quote!(Blocking),
+                )
+            }
         }
-        (Form::FillsComponent, true) => (
-            quote! {
-                fn __healthcheck_body() -> #private::BoxFuture {
-                    #private::boxed(async {
-                        let mut __healthcheck_component = #private::Component::pending();
-                        #ident(&mut __healthcheck_component).await;
-                        __healthcheck_component
-                    })
-                }
-            },
-            quote!(Async),
-        ),
-        (Form::FillsComponent, false) => (
-            quote! {
-                fn __healthcheck_body() -> #private::Component {
-                    let mut __healthcheck_component = #private::Component::pending();
-                    #ident(&mut __healthcheck_component);
-                    __healthcheck_component
-                }
-            },
-            quote!(Blocking),
-        ),
     };
 
     quote! {
@@ -126,18 +147,19 @@ fn expand(args: &Args, function: &ItemFn, shape: &Shape) -> TokenStream {
         const _: () = {
             #body_fn
 
-            static __HEALTHCHECK: #private::CheckDef = #private::CheckDef::from_attribute(
+            #[allow(non_upper_case_globals)]
+            static #def: #private::CheckDef = #private::CheckDef::from_attribute(
                 #name,
                 &[#(#groups),*],
                 #timeout_nanos,
                 #critical,
                 #probes,
                 #location,
-                #private::Body::#variant(__healthcheck_body),
+                #private::Body::#variant(#body),
             );
 
             #private::inventory::submit! {
-                #private::Registration(&__HEALTHCHECK)
+                #private::Registration(&#def)
             }
         };
     }

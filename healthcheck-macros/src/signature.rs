@@ -1,14 +1,14 @@
 //! Which function shapes a health check may have.
 
-use syn::spanned::Spanned;
+use quote::ToTokens;
 use syn::{FnArg, ReturnType, Signature, Type};
 
 /// What the expansion does with the function.
 pub(crate) enum Form {
     /// `fn() -> T`, where `T: IntoComponent`: the return type.
     Returns(Box<Type>),
-    /// `fn(&mut Component)`: it fills in a component.
-    FillsComponent,
+    /// `fn(&mut Component)`: it fills in a component; the argument's type, for error spans.
+    FillsComponent(Option<Box<Type>>),
 }
 
 pub(crate) struct Shape {
@@ -17,8 +17,8 @@ pub(crate) struct Shape {
 }
 
 const FORMS: &str = "a health check is a free `fn` or `async fn` that takes no argument and returns \
-                     `bool`, `Result<T, E>` or `healthcheck::Component`, or that takes \
-                     `&mut healthcheck::Component` and returns nothing";
+                     `bool`, `Result<T, E>`, `healthcheck::Component` or `healthcheck::Status`, or \
+                     that takes `&mut healthcheck::Component` and returns nothing";
 
 fn is_unit(output: &ReturnType) -> bool {
     match output {
@@ -30,26 +30,34 @@ fn is_unit(output: &ReturnType) -> bool {
 /// Checks the signature; every problem found is reported, together.
 pub(crate) fn validate(sig: &Signature) -> syn::Result<Shape> {
     let mut errors: Vec<syn::Error> = Vec::new();
-    let mut error =
-        |span: proc_macro2::Span, message: String| errors.push(syn::Error::new(span, message));
+    let mut error = |tokens: &dyn ToTokens, message: String| {
+        errors.push(syn::Error::new_spanned(tokens, message));
+    };
 
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+    if !sig.generics.params.is_empty() {
         error(
-            sig.generics.span(),
-            format!(
-                "a health check cannot be generic: it is called without type arguments; {FORMS}"
-            ),
+            &sig.generics,
+            "a health check cannot be generic: the runtime calls it without type or lifetime \
+             arguments"
+                .to_owned(),
+        );
+    } else if let Some(where_clause) = &sig.generics.where_clause {
+        error(
+            where_clause,
+            "a health check cannot have a `where` clause: the runtime calls it without type \
+             arguments"
+                .to_owned(),
         );
     }
     if let Some(unsafety) = &sig.unsafety {
         error(
-            unsafety.span,
+            unsafety,
             "a health check cannot be an `unsafe fn`".to_owned(),
         );
     }
     if let Some(variadic) = &sig.variadic {
         error(
-            variadic.span(),
+            variadic,
             format!("a health check cannot be variadic; {FORMS}"),
         );
     }
@@ -58,41 +66,42 @@ pub(crate) fn validate(sig: &Signature) -> syn::Result<Shape> {
     let form = match (inputs.next(), inputs.next()) {
         (None, _) => {
             if is_unit(&sig.output) {
+                // `name()` or `name() -> ()`: the name, the parentheses and the unit type.
+                let ident = &sig.ident;
+                let parens = sig.paren_token.span.join();
+                let output = &sig.output;
                 error(
-                    sig.output
-                        .span()
-                        .join(sig.paren_token.span.join())
-                        .unwrap_or(sig.ident.span()),
+                    &quote::quote_spanned!(parens=> #ident () #output),
                     format!("a health check must return its result; {FORMS}"),
                 );
             }
             match &sig.output {
                 ReturnType::Type(_, ty) => Form::Returns(ty.clone()),
-                ReturnType::Default => Form::FillsComponent,
+                ReturnType::Default => Form::FillsComponent(None),
             }
         }
         (Some(FnArg::Receiver(receiver)), _) => {
             error(
-                receiver.span(),
-                format!(
-                    "a health check cannot be a method; register a closure that captures the value with \
-                     `healthcheck::Check::new` instead; {FORMS}"
-                ),
+                receiver,
+                "a health check cannot be a method: to check a value, register a closure that \
+                 captures it with `healthcheck::Check::new`"
+                    .to_owned(),
             );
-            Form::FillsComponent
+            Form::FillsComponent(None)
         }
         (Some(FnArg::Typed(arg)), extra) => {
             if !matches!(&*arg.ty, Type::Reference(r) if r.mutability.is_some()) {
                 error(
-                    arg.ty.span(),
+                    &arg.ty,
                     format!(
                         "the only argument a health check takes is `&mut healthcheck::Component`; {FORMS}"
                     ),
                 );
             }
-            if let Some(extra) = extra {
+            if extra.is_some() {
+                let rest: Vec<&FnArg> = sig.inputs.iter().skip(1).collect();
                 error(
-                    extra.span(),
+                    &quote::quote!(#(#rest),*),
                     format!(
                         "a health check takes at most one argument, `&mut healthcheck::Component`; {FORMS}"
                     ),
@@ -100,12 +109,12 @@ pub(crate) fn validate(sig: &Signature) -> syn::Result<Shape> {
             }
             if !is_unit(&sig.output) {
                 error(
-                    sig.output.span(),
+                    &sig.output,
                     "a health check that takes `&mut Component` fills it in and returns nothing"
                         .to_owned(),
                 );
             }
-            Form::FillsComponent
+            Form::FillsComponent(Some(arg.ty.clone()))
         }
     };
 

@@ -235,7 +235,9 @@ impl CheckDef {
         self.body.is_blocking()
     }
 
-    pub(crate) fn in_group(&self, group: &str) -> bool {
+    /// Whether the check belongs to `group`.
+    #[must_use]
+    pub fn in_group(&self, group: &str) -> bool {
         self.groups.iter().any(|g| g == group)
     }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use tokio::runtime::{Handle, Runtime};
 
 use crate::check::{Check, CheckDef, CheckRef};
@@ -390,7 +390,8 @@ impl HealthChecks {
 
     /// Runs the selection on the current Tokio runtime.
     async fn run_here(&self, selection: &Selection) -> Report {
-        let timestamp = Utc::now();
+        // The report shows milliseconds: keep no more, so that it reads back equal.
+        let timestamp = Utc::now().trunc_subsecs(3);
         let selected: Vec<&CheckRef> = self
             .inner
             .checks
@@ -438,7 +439,7 @@ impl HealthChecks {
                 (check.name().to_owned(), entry)
             })
             .collect();
-        self.report(Utc::now(), components)
+        self.report(Utc::now().trunc_subsecs(3), components)
     }
 }
 

@@ -30,7 +30,7 @@ use crate::component::{Component, Status};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a health check result",
     label = "a health check cannot return `{Self}`",
-    note = "a health check returns `bool`, `Result<T, E>` (with `T: Serialize`, `E: Display`) or `healthcheck::Component`, or takes `&mut healthcheck::Component` and returns nothing"
+    note = "a health check returns `bool`, `Result<T, E>` (with `T: Serialize`, `E: Display`), `healthcheck::Component` or `healthcheck::Status`, or takes `&mut healthcheck::Component` and returns nothing"
 )]
 pub trait IntoComponent {
     /// Converts the check's return value into a [`Component`].

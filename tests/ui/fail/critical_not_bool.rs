@@ -1,0 +1,8 @@
+use healthcheck::healthcheck;
+
+#[healthcheck(critical = "yes")]
+fn important() -> bool {
+    true
+}
+
+fn main() {}

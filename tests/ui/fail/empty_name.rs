@@ -1,0 +1,8 @@
+use healthcheck::healthcheck;
+
+#[healthcheck(name = "")]
+fn anonymous() -> bool {
+    true
+}
+
+fn main() {}

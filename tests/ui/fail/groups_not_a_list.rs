@@ -1,0 +1,8 @@
+use healthcheck::healthcheck;
+
+#[healthcheck(groups = "back")]
+fn check() -> bool {
+    true
+}
+
+fn main() {}

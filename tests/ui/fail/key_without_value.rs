@@ -1,0 +1,8 @@
+use healthcheck::healthcheck;
+
+#[healthcheck(critical)]
+fn check() -> bool {
+    true
+}
+
+fn main() {}

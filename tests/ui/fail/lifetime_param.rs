@@ -1,0 +1,8 @@
+use healthcheck::healthcheck;
+
+#[healthcheck]
+fn borrowing<'a>() -> bool {
+    true
+}
+
+fn main() {}

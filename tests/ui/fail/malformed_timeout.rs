@@ -1,0 +1,8 @@
+use healthcheck::healthcheck;
+
+#[healthcheck(timeout = "fast")]
+fn quick() -> bool {
+    true
+}
+
+fn main() {}

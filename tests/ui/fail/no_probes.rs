@@ -1,0 +1,8 @@
+use healthcheck::healthcheck;
+
+#[healthcheck(probes = [])]
+fn in_no_probe() -> bool {
+    true
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use healthcheck::healthcheck;
+
+#[healthcheck]
+fn nothing() {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use healthcheck::healthcheck;
+
+#[healthcheck]
+struct Database {
+    url: String,
+}
+
+fn main() {}

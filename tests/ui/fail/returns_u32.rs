@@ -1,0 +1,8 @@
+use healthcheck::healthcheck;
+
+#[healthcheck]
+fn count() -> u32 {
+    42
+}
+
+fn main() {}

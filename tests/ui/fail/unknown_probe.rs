@@ -1,0 +1,8 @@
+use healthcheck::healthcheck;
+
+#[healthcheck(probes = ["liveness", "ready"])]
+fn probed() -> bool {
+    true
+}
+
+fn main() {}
