@@ -1,1 +1,178 @@
-fn main() {}
+//! Runner benchmarks: concurrency (the report comes in about the time of the slowest check) and
+//! per-check overhead against calling the functions directly.
+//!
+//! Run with `cargo bench --bench runner`. Prints a Markdown table; BENCHMARKS.md keeps the
+//! figures. Every figure is a median over repeated runs in one process, and the overheads are
+//! reported as ratios to a baseline measured in the same run, since the machine may be noisy.
+
+#![allow(clippy::print_stdout)] // Printing is what this program is for.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use healthcheck::{HealthChecks, healthcheck};
+use seq_macro::seq;
+use serde::Serialize;
+
+seq!(N in 0..10 {
+    #[healthcheck]
+    async fn sleep_async_~N() -> bool {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        true
+    }
+
+    #[healthcheck]
+    fn sleep_blocking_~N() -> bool {
+        std::thread::sleep(Duration::from_millis(100));
+        true
+    }
+});
+
+seq!(N in 0..1000 {
+    #[healthcheck]
+    async fn sleep_many_~N() -> bool {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        true
+    }
+
+    #[healthcheck]
+    async fn trivial_async_~N() -> bool {
+        black_box(true)
+    }
+
+    #[healthcheck]
+    fn trivial_blocking_~N() -> bool {
+        black_box(true)
+    }
+
+    fn direct_~N() -> bool {
+        black_box(true)
+    }
+});
+
+const DIRECT: [fn() -> bool; 1000] = seq!(N in 0..1000 { [#(direct_~N,)*] });
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// The checks of one scenario: those whose name starts with `prefix`.
+fn scenario(prefix: &'static str) -> HealthChecks {
+    HealthChecks::builder()
+        .filter_registered(move |check| check.name().starts_with(prefix))
+        .build()
+        .expect("valid checks")
+}
+
+fn time_runs(runtime: &tokio::runtime::Runtime, prefix: &'static str, runs: usize) -> Duration {
+    let health = scenario(prefix);
+    // One warm-up run: threads of the blocking pool, allocator, the runner's notes on each check.
+    runtime.block_on(health.run());
+    let samples = (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            let report = runtime.block_on(health.run());
+            let json = report.to_json();
+            let took = started.elapsed();
+            assert!(report.service_healthy, "{report}");
+            black_box(json);
+            took
+        })
+        .collect();
+    median(samples)
+}
+
+#[derive(Serialize)]
+struct Entry {
+    healthy: bool,
+    response_time: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_message: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    service_healthy: bool,
+    timestamp: String,
+    components: BTreeMap<&'a str, Entry>,
+}
+
+/// What a lean sequential library without timeouts does: call each function one after another,
+/// time it, collect the results in a map, serialize it.
+fn baseline(runs: usize) -> Duration {
+    let names: Vec<String> = (0..DIRECT.len()).map(|i| format!("direct_{i}")).collect();
+    let samples = (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            let mut components = BTreeMap::new();
+            for (name, check) in names.iter().zip(DIRECT) {
+                let call = Instant::now();
+                let healthy = check();
+                let entry = Entry {
+                    healthy,
+                    response_time: call.elapsed().as_secs_f64(),
+                    status_message: None,
+                };
+                components.insert(name.as_str(), entry);
+            }
+            let report = Report {
+                service_healthy: components.values().all(|e| e.healthy),
+                timestamp: chrono::Utc::now().to_rfc3339(),
+                components,
+            };
+            black_box(serde_json::to_string(&report).expect("serializes"));
+            started.elapsed()
+        })
+        .collect();
+    median(samples)
+}
+
+fn per_check_us(total: Duration) -> f64 {
+    total.as_secs_f64() * 1e6 / 1000.0
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let slowest = Duration::from_millis(100);
+
+    println!("| scenario | median | target | result |");
+    println!("|---|---|---|---|");
+    for (prefix, label) in [
+        ("sleep_async_", "10 async checks, each sleeps 100 ms"),
+        ("sleep_blocking_", "10 blocking checks, each sleeps 100 ms"),
+    ] {
+        let took = time_runs(&runtime, prefix, 20);
+        let ratio = took.as_secs_f64() / slowest.as_secs_f64();
+        println!("| {label} | {took:.1?} | ≤ 1.1× slowest | {ratio:.3}× slowest |");
+    }
+    let took = time_runs(&runtime, "sleep_many_", 20);
+    println!(
+        "| 1000 async checks, each sleeps 100 ms | {took:.1?} | ≤ 150 ms | {:.3}× slowest |",
+        took.as_secs_f64() / slowest.as_secs_f64()
+    );
+
+    let base = baseline(2000);
+    println!(
+        "| baseline: 1000 direct calls, timed, serialized | {base:.1?} | | {:.3} µs per check |",
+        per_check_us(base)
+    );
+    for (prefix, label) in [
+        ("trivial_async_", "1000 trivial async checks, report + JSON"),
+        (
+            "trivial_blocking_",
+            "1000 trivial blocking checks, report + JSON",
+        ),
+    ] {
+        let took = time_runs(&runtime, prefix, 2000);
+        println!(
+            "| {label} | {took:.1?} | ≈ 0.25 µs per check | {:.3} µs per check ({:.2}× baseline) |",
+            per_check_us(took),
+            took.as_secs_f64() / base.as_secs_f64()
+        );
+    }
+}

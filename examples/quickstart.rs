@@ -3,6 +3,8 @@
 //!
 //! Run it with `cargo run --example quickstart`.
 
+#![allow(clippy::print_stdout)] // Printing is what this program is for.
+
 use std::time::Duration;
 
 use healthcheck::{Check, Component, HealthChecks, healthcheck};

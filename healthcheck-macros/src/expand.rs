@@ -83,6 +83,7 @@ fn expand(args: &Args, function: &ItemFn, shape: &Shape) -> TokenStream {
             if is_async {
                 (
                     quote! {
+                        #[allow(non_snake_case)]
                         fn #body() -> #private::BoxFuture {
                             #private::boxed(async {
                                 let #result = #ident().await;
@@ -95,6 +96,7 @@ fn expand(args: &Args, function: &ItemFn, shape: &Shape) -> TokenStream {
             } else {
                 (
                     quote! {
+                        #[allow(non_snake_case)]
                         fn #body() -> #private::Component {
                             let #result = #ident();
                             #convert
@@ -115,6 +117,7 @@ fn expand(args: &Args, function: &ItemFn, shape: &Shape) -> TokenStream {
             if is_async {
                 (
                     quote! {
+                        #[allow(non_snake_case)]
                         fn #body() -> #private::BoxFuture {
                             #private::boxed(async {
                                 let mut #component = #private::Component::pending();
@@ -128,6 +131,7 @@ fn expand(args: &Args, function: &ItemFn, shape: &Shape) -> TokenStream {
             } else {
                 (
                     quote! {
+                        #[allow(non_snake_case)]
                         fn #body() -> #private::Component {
                             let mut #component = #private::Component::pending();
                             #ident(#argument);

@@ -6,10 +6,10 @@
 //! background (its future is pending, or it is blocking) or another caller joins does a shared
 //! result cell exist.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 use crate::component::Component;
 
@@ -98,7 +98,8 @@ impl Flight {
 pub(crate) struct Shared {
     started: Instant,
     timeout: Duration,
-    result: watch::Sender<Option<Component>>,
+    result: OnceLock<Component>,
+    published: Notify,
 }
 
 impl Shared {
@@ -106,7 +107,8 @@ impl Shared {
         Self {
             started,
             timeout,
-            result: watch::Sender::new(None),
+            result: OnceLock::new(),
+            published: Notify::new(),
         }
     }
 
@@ -120,28 +122,34 @@ impl Shared {
 
     /// Publishes the result; the first one published wins.
     fn publish(&self, component: Component) {
-        self.result.send_if_modified(|slot| {
-            if slot.is_some() {
-                return false;
-            }
-            *slot = Some(component);
-            true
-        });
+        if self.result.set(component).is_ok() {
+            self.published.notify_waiters();
+        }
     }
 
     /// Waits for the result, at most until the execution's deadline.
     pub(crate) async fn wait(&self) -> Component {
-        let mut receiver = self.result.subscribe();
-        let deadline = tokio::time::Instant::from_std(self.deadline());
-        let result = tokio::time::timeout_at(deadline, receiver.wait_for(Option::is_some)).await;
-        match result {
-            Ok(Ok(result)) => match &*result {
-                Some(component) => component.clone(),
-                None => crate::runner::timed_out(self.timeout),
-            },
-            // The sender lives in `self`, so the channel cannot close while we wait.
-            Ok(Err(_)) | Err(_) => crate::runner::timed_out(self.timeout),
+        // Most results are in by the time they are asked for: no timer, no waiting.
+        if let Some(component) = self.result.get() {
+            return component.clone();
         }
+        let deadline = tokio::time::Instant::from_std(self.deadline());
+        let published = async {
+            loop {
+                let notified = self.published.notified();
+                let mut notified = std::pin::pin!(notified);
+                // Registered before the check below, so a result published in between still
+                // wakes us.
+                notified.as_mut().enable();
+                if let Some(component) = self.result.get() {
+                    return component.clone();
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout_at(deadline, published)
+            .await
+            .unwrap_or_else(|_| crate::runner::timed_out(self.timeout))
     }
 }
 
@@ -174,9 +182,11 @@ impl Landing {
 
 impl Drop for Landing {
     fn drop(&mut self) {
-        self.shared.publish(Component::unhealthy(
-            "the check's execution was aborted (its runtime shut down)",
-        ));
+        if self.shared.result.get().is_none() {
+            self.shared.publish(Component::unhealthy(
+                "the check's execution was aborted (its runtime shut down)",
+            ));
+        }
         self.check.flight.end();
     }
 }

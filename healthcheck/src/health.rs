@@ -22,6 +22,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The environment variable that sets the default timeout (`500ms`, `2s`, ...).
 pub const TIMEOUT_ENV: &str = "HEALTHCHECK_TIMEOUT";
 
+type Filter = dyn Fn(&CheckDef) -> bool + Send + Sync;
 type Reduce = dyn Fn(&BTreeMap<String, ComponentReport>) -> Status + Send + Sync;
 
 /// Builds a [`HealthChecks`]: which checks, the default timeout, and the rule for the service's
@@ -29,7 +30,7 @@ type Reduce = dyn Fn(&BTreeMap<String, ComponentReport>) -> Status + Send + Sync
 #[must_use = "a builder does nothing until build() is called"]
 pub struct HealthChecksBuilder {
     registered: bool,
-    filter: Option<Box<dyn Fn(&CheckDef) -> bool + Send + Sync>>,
+    filter: Option<Box<Filter>>,
     checks: Vec<Check>,
     default_timeout: Option<Duration>,
     reduce: Option<Arc<Reduce>>,
@@ -152,10 +153,10 @@ impl HealthChecksBuilder {
                  HealthChecksBuilder::check"
             );
         }
-        let mut groups: BTreeMap<String, usize> = BTreeMap::new();
-        for check in &checks {
+        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (index, check) in checks.iter().enumerate() {
             for group in check.groups() {
-                *groups.entry(group.to_owned()).or_default() += 1;
+                groups.entry(group.to_owned()).or_default().push(index);
             }
         }
         Ok(HealthChecks {
@@ -252,8 +253,8 @@ pub struct HealthChecks {
 struct Inner {
     /// Sorted by name.
     checks: Vec<CheckRef>,
-    /// Each group with its number of checks.
-    groups: BTreeMap<String, usize>,
+    /// Each group with the indices of its checks.
+    groups: BTreeMap<String, Vec<usize>>,
     default_timeout: Duration,
     reduce: Option<Arc<Reduce>>,
 }
@@ -328,13 +329,12 @@ impl HealthChecks {
     /// check that does not exist; [`Error::Runtime`] when called outside a Tokio runtime and the
     /// SDK's own runtime cannot start.
     pub async fn run_selection(&self, selection: &Selection) -> Result<Report, Error> {
-        self.validate_selection(selection)?;
+        let selected = self.select(selection)?;
         if Handle::try_current().is_ok() {
-            return Ok(self.run_here(selection).await);
+            return Ok(self.run_here(&selected).await);
         }
         let this = self.clone();
-        let selection = selection.clone();
-        let task = own_runtime()?.spawn(async move { this.run_here(&selection).await });
+        let task = own_runtime()?.spawn(async move { this.run_here(&selected).await });
         Ok(task
             .await
             .unwrap_or_else(|e| self.failed_report(&format!("the run failed: {e}"))))
@@ -360,44 +360,51 @@ impl HealthChecks {
         if Handle::try_current().is_ok() {
             return Err(Error::InsideAsyncRuntime);
         }
-        self.validate_selection(selection)?;
-        Ok(own_runtime()?.block_on(self.run_here(selection)))
+        let selected = self.select(selection)?;
+        Ok(own_runtime()?.block_on(self.run_here(&selected)))
     }
 
-    fn validate_selection(&self, selection: &Selection) -> Result<(), Error> {
-        match selection {
+    /// The indices of the selected checks, in name order.
+    fn select(&self, selection: &Selection) -> Result<Vec<usize>, Error> {
+        let checks = &self.inner.checks;
+        let mut indices: Vec<usize> = match selection {
+            Selection::All => return Ok((0..checks.len()).collect()),
+            Selection::Probe(probe) => {
+                return Ok((0..checks.len())
+                    .filter(|&i| checks[i].in_probe(*probe))
+                    .collect());
+            }
             Selection::Groups(groups) => {
-                match groups.iter().find(|g| !self.inner.groups.contains_key(*g)) {
-                    Some(unknown) => Err(Error::UnknownGroup(unknown.clone())),
-                    None => Ok(()),
+                let mut indices = Vec::new();
+                for group in groups {
+                    let members = self
+                        .inner
+                        .groups
+                        .get(group)
+                        .ok_or_else(|| Error::UnknownGroup(group.clone()))?;
+                    indices.extend_from_slice(members);
                 }
+                indices
             }
-            Selection::Checks(names) => {
-                let known = |name: &String| {
-                    self.inner
-                        .checks
+            Selection::Checks(names) => names
+                .iter()
+                .map(|name| {
+                    checks
                         .binary_search_by(|c| c.name().cmp(name))
-                        .is_ok()
-                };
-                match names.iter().find(|n| !known(n)) {
-                    Some(unknown) => Err(Error::UnknownCheck(unknown.clone())),
-                    None => Ok(()),
-                }
-            }
-            Selection::All | Selection::Probe(_) => Ok(()),
-        }
+                        .map_err(|_| Error::UnknownCheck(name.clone()))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        indices.sort_unstable();
+        indices.dedup();
+        Ok(indices)
     }
 
-    /// Runs the selection on the current Tokio runtime.
-    async fn run_here(&self, selection: &Selection) -> Report {
+    /// Runs the selected checks on the current Tokio runtime.
+    async fn run_here(&self, selected: &[usize]) -> Report {
         // The report shows milliseconds: keep no more, so that it reads back equal.
         let timestamp = Utc::now().trunc_subsecs(3);
-        let selected: Vec<&CheckRef> = self
-            .inner
-            .checks
-            .iter()
-            .filter(|c| selection.includes(c))
-            .collect();
+        let selected: Vec<&CheckRef> = selected.iter().map(|&i| &self.inner.checks[i]).collect();
         let results = runner::run(&selected, self.inner.default_timeout).await;
         let components = selected
             .iter()

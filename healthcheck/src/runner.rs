@@ -102,7 +102,9 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
     if !jobs.is_empty() {
         blocking::dispatch(jobs);
     }
-    for (index, shared) in waiting {
+    // Every wait ends by its check's deadline, whatever the order. The last ones started are
+    // the likeliest to finish last: waiting for them first finds the others already done.
+    for (index, shared) in waiting.into_iter().rev() {
         results[index] = Some(shared.wait().await);
     }
     results

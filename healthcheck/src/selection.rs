@@ -1,6 +1,6 @@
 //! Which checks a run covers.
 
-use crate::check::{CheckDef, Probe};
+use crate::check::Probe;
 
 /// Which checks to run.
 ///
@@ -47,15 +47,6 @@ impl Selection {
             Selection::All => "all".to_owned(),
             Selection::Groups(names) | Selection::Checks(names) => names.join(","),
             Selection::Probe(probe) => probe.as_str().to_owned(),
-        }
-    }
-
-    pub(crate) fn includes(&self, check: &CheckDef) -> bool {
-        match self {
-            Selection::All => true,
-            Selection::Groups(groups) => groups.iter().any(|g| check.in_group(g)),
-            Selection::Checks(names) => names.iter().any(|n| n == check.name()),
-            Selection::Probe(probe) => check.in_probe(*probe),
         }
     }
 }
