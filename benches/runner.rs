@@ -161,6 +161,20 @@ fn main() {
         "| baseline: 1000 direct calls, timed, serialized | {base:.1?} | | {:.3} µs per check |",
         per_check_us(base)
     );
+    let report = runtime.block_on(scenario("trivial_async_").run());
+    let json = median(
+        (0..2000)
+            .map(|_| {
+                let started = Instant::now();
+                black_box(report.to_json());
+                started.elapsed()
+            })
+            .collect(),
+    );
+    println!(
+        "| JSON rendering alone, of the SDK's 1000-component report | {json:.1?} | | {:.3} µs per component |",
+        per_check_us(json)
+    );
     for (prefix, label) in [
         ("trivial_async_", "1000 trivial async checks, report + JSON"),
         (
