@@ -427,3 +427,41 @@ async fn the_report_reads_back_and_prints_for_people() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_panicking_check_is_timed_up_to_its_panic() {
+    let health = HealthChecks::builder()
+        .without_registered_checks()
+        .check(Check::new("inline", || async {
+            // Panics in its first poll, after 5 ms of work.
+            std::thread::sleep(Duration::from_millis(5));
+            panic_late()
+        }))
+        .check(Check::new("background", || async {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            panic_late()
+        }))
+        .check(Check::blocking("blocking", || {
+            std::thread::sleep(Duration::from_millis(5));
+            panic_late()
+        }))
+        .build()
+        .expect("valid");
+    let report = health.run().await;
+    for (name, component) in &report.components {
+        assert_eq!(
+            component.status_message.as_deref(),
+            Some("panicked: late"),
+            "{name}"
+        );
+        assert!(
+            component.response_time >= 0.005,
+            "{name}: {}",
+            component.response_time
+        );
+    }
+}
+
+fn panic_late() -> bool {
+    panic!("late")
+}

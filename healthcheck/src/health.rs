@@ -297,8 +297,9 @@ impl HealthChecks {
     /// longest timeout: a check that fails, panics, times out or hangs only makes its own
     /// component unhealthy.
     ///
-    /// Meant for a Tokio runtime; called from any other executor, the checks run on a small
-    /// runtime of the SDK's own.
+    /// Meant for a Tokio runtime with its time driver on (`enable_all` or `enable_time`, as
+    /// `#[tokio::main]` sets up): timeouts need it. Called from any other executor, the checks
+    /// run on a small runtime of the SDK's own.
     pub async fn run(&self) -> Report {
         match self.run_selection(&Selection::All).await {
             Ok(report) => report,

@@ -30,7 +30,7 @@ pub(crate) fn timed_out(timeout: Duration) -> Component {
     .response_time_or(timeout)
 }
 
-/// The component of a check that panicked.
+/// The component of a check that panicked after running for `took`.
 pub(crate) fn panicked(payload: &(dyn Any + Send), took: Duration) -> Component {
     let message = payload
         .downcast_ref::<&str>()
@@ -91,8 +91,8 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
                 results.push(None);
                 waiting.push((index, shared));
             }
-            FirstPoll::Panicked(component) => {
-                let component = component.response_time_or(started.elapsed());
+            FirstPoll::Panicked(payload) => {
+                let component = panicked(&*payload, started.elapsed());
                 check.flight.land(&component);
                 results.push(Some(component));
             }
@@ -118,7 +118,7 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
 enum FirstPoll {
     Ready(Component),
     Pending(BoxFuture),
-    Panicked(Component),
+    Panicked(Box<dyn Any + Send>),
 }
 
 /// Creates the check's future and polls it once, in the caller's task.
@@ -131,7 +131,7 @@ fn poll_once(make: &dyn Fn() -> BoxFuture) -> FirstPoll {
             Poll::Pending => FirstPoll::Pending(future),
         }
     }));
-    attempt.unwrap_or_else(|payload| FirstPoll::Panicked(panicked(&*payload, Duration::ZERO)))
+    attempt.unwrap_or_else(FirstPoll::Panicked)
 }
 
 /// Drives a pending check to its end or its deadline, and publishes the result.
