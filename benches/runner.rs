@@ -9,9 +9,12 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::net::UdpSocket;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use healthcheck::{HealthChecks, healthcheck};
+use healthcheck::{HealthChecks, MetricsConfig, healthcheck};
 use seq_macro::seq;
 use serde::Serialize;
 
@@ -59,15 +62,19 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 /// The checks of one scenario: those whose name starts with `prefix`.
-fn scenario(prefix: &'static str) -> HealthChecks {
+fn scenario(prefix: &'static str, metrics: MetricsConfig) -> HealthChecks {
     HealthChecks::builder()
         .filter_registered(move |check| check.name().starts_with(prefix))
+        .metrics(metrics)
         .build()
         .expect("valid checks")
 }
 
 fn time_runs(runtime: &tokio::runtime::Runtime, prefix: &'static str, runs: usize) -> Duration {
-    let health = scenario(prefix);
+    time_health(runtime, &scenario(prefix, MetricsConfig::disabled()), runs)
+}
+
+fn time_health(runtime: &tokio::runtime::Runtime, health: &HealthChecks, runs: usize) -> Duration {
     // One warm-up run: threads of the blocking pool, allocator, the runner's notes on each check.
     runtime.block_on(health.run());
     let samples = (0..runs)
@@ -161,7 +168,7 @@ fn main() {
         "| baseline: 1000 direct calls, timed, serialized | {base:.1?} | | {:.3} µs per check |",
         per_check_us(base)
     );
-    let report = runtime.block_on(scenario("trivial_async_").run());
+    let report = runtime.block_on(scenario("trivial_async_", MetricsConfig::disabled()).run());
     let json = median(
         (0..2000)
             .map(|_| {
@@ -189,4 +196,80 @@ fn main() {
             took.as_secs_f64() / base.as_secs_f64()
         );
     }
+
+    metrics_cost(&runtime);
+}
+
+/// A DogStatsD "agent" on loopback that counts the lines it receives.
+struct Agent {
+    url: String,
+    lines: Arc<AtomicUsize>,
+}
+
+impl Agent {
+    fn start() -> Self {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let socket = socket2::Socket::from(socket);
+        let _ = socket.set_recv_buffer_size(4 << 20);
+        let socket: UdpSocket = socket.into();
+        let url = format!("udp://{}", socket.local_addr().expect("bound"));
+        let lines = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            let mut buffer = vec![0; 65_536];
+            while let Ok(n) = socket.recv(&mut buffer) {
+                let newlines = buffer[..n].iter().filter(|b| **b == b'\n').count();
+                counter.fetch_add(newlines, Ordering::Relaxed);
+            }
+        });
+        Self { url, lines }
+    }
+}
+
+/// 1000 trivial async checks with metrics on, sent to a real UDP listener, against metrics off:
+/// the caller's median latency, and the throughput of back-to-back runs including the time the
+/// metrics thread needs to send everything (so that a thread that falls behind shows).
+fn metrics_cost(runtime: &tokio::runtime::Runtime) {
+    const RUNS: usize = 500;
+    let agent = Agent::start();
+    let off = scenario("trivial_async_", MetricsConfig::disabled());
+    let on = scenario(
+        "trivial_async_",
+        MetricsConfig::new()
+            .destination_url(&agent.url)
+            .expect("valid URL"),
+    );
+    let off_latency = time_health(runtime, &off, 2000);
+    let on_latency = time_health(runtime, &on, 2000);
+    assert!(runtime.block_on(on.flush_metrics(Duration::from_secs(10))));
+
+    let throughput = |health: &HealthChecks| {
+        let started = Instant::now();
+        for _ in 0..RUNS {
+            black_box(runtime.block_on(health.run()).to_json());
+        }
+        assert!(runtime.block_on(health.flush_metrics(Duration::from_secs(30))));
+        started.elapsed() / u32::try_from(RUNS).expect("small")
+    };
+    let before = agent.lines.load(Ordering::Relaxed);
+    let off_each = throughput(&off);
+    let on_each = throughput(&on);
+    std::thread::sleep(Duration::from_millis(200));
+    let received = agent.lines.load(Ordering::Relaxed) - before;
+    let expected = RUNS * (3 * 1000 + 3);
+    let dropped = on.statsd().dropped();
+
+    println!(
+        "| 1000 trivial async checks, metrics off: median latency | {off_latency:.1?} | | {:.3} µs per check |",
+        per_check_us(off_latency)
+    );
+    println!(
+        "| 1000 trivial async checks, metrics on (UDP): median latency | {on_latency:.1?} | < 1.5× off | {:.2}× off |",
+        on_latency.as_secs_f64() / off_latency.as_secs_f64()
+    );
+    println!("| {RUNS} back-to-back runs + flush, metrics off: per run | {off_each:.1?} | | |");
+    println!(
+        "| {RUNS} back-to-back runs + flush, metrics on (UDP): per run | {on_each:.1?} | < 1.5× off | {:.2}× off; {received} of {expected} lines received, {dropped} runs dropped |",
+        on_each.as_secs_f64() / off_each.as_secs_f64()
+    );
 }

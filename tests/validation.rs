@@ -1,12 +1,14 @@
 //! What `build()` refuses, with errors that say what is wrong and where; the environment
 //! variables; the warning when there is nothing to check.
 
+mod support;
+
 use std::io::Write;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use healthcheck::{Check, Error, HealthChecks, healthcheck};
+use support::ran_in_child;
 
 #[healthcheck]
 fn registered() -> bool {
@@ -75,28 +77,6 @@ fn the_default_timeout_is_two_seconds() {
     }
     let health = only_runtime().build().expect("valid");
     assert_eq!(health.default_timeout(), Duration::from_secs(2));
-}
-
-/// Runs one test of this binary in a child process with `env` set, and fails if it fails.
-/// In the child (`CHILD` set), returns `false` so the test does its own part.
-fn ran_in_child(test: &str, env: &[(&str, &str)]) -> bool {
-    const CHILD: &str = "HEALTHCHECK_TEST_CHILD";
-    if std::env::var_os(CHILD).is_some() {
-        return false;
-    }
-    let output = Command::new(std::env::current_exe().expect("the test binary"))
-        .args([test, "--exact", "--test-threads=1"])
-        .env(CHILD, "1")
-        .envs(env.iter().copied())
-        .output()
-        .expect("the child runs");
-    assert!(
-        output.status.success(),
-        "the child test failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    true
 }
 
 #[test]

@@ -52,6 +52,19 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A setting given in code has a value that cannot be used.
+    #[error("invalid {setting} {value:?}: {reason}")]
+    InvalidSetting {
+        /// The setting.
+        setting: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The thread that sends metrics could not be started.
+    #[error("could not start the thread that sends metrics: {0}")]
+    MetricsThread(#[source] std::io::Error),
     /// No check has this name.
     #[error("no health check is named `{0}`")]
     UnknownCheck(String),

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{SubsecRound, Utc};
 use tokio::runtime::{Handle, Runtime};
@@ -11,6 +11,7 @@ use tokio::runtime::{Handle, Runtime};
 use crate::check::{Check, CheckDef, CheckRef};
 use crate::component::{Component, Status};
 use crate::error::Error;
+use crate::metrics::{CheckRecord, Message, MetricsConfig, Pipeline, RunRecord, Statsd};
 use crate::registry;
 use crate::report::{ComponentReport, Report, default_reduce};
 use crate::runner;
@@ -34,6 +35,7 @@ pub struct HealthChecksBuilder {
     checks: Vec<Check>,
     default_timeout: Option<Duration>,
     reduce: Option<Arc<Reduce>>,
+    metrics: MetricsConfig,
 }
 
 impl fmt::Debug for HealthChecksBuilder {
@@ -44,6 +46,7 @@ impl fmt::Debug for HealthChecksBuilder {
             .field("checks", &self.checks)
             .field("default_timeout", &self.default_timeout)
             .field("custom_reduce", &self.reduce.is_some())
+            .field("metrics", &self.metrics)
             .finish()
     }
 }
@@ -56,7 +59,15 @@ impl HealthChecksBuilder {
             checks: Vec::new(),
             default_timeout: None,
             reduce: None,
+            metrics: MetricsConfig::new(),
         }
+    }
+
+    /// How Datadog metrics are sent. Defaults to [`MetricsConfig::new`]: on, to the agent the
+    /// environment names (`DD_DOGSTATSD_URL`, `DD_AGENT_HOST`), else `127.0.0.1:8125`.
+    pub fn metrics(mut self, metrics: MetricsConfig) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// The timeout of checks that set none. Defaults to the value of the `HEALTHCHECK_TIMEOUT`
@@ -122,7 +133,10 @@ impl HealthChecksBuilder {
     /// - [`Error::EmptyName`], [`Error::EmptyGroup`], [`Error::ZeroTimeout`] for a check with an
     ///   empty name, an empty group name or a zero timeout;
     /// - [`Error::ZeroDefaultTimeout`] when the default timeout is zero;
-    /// - [`Error::InvalidEnv`] when `HEALTHCHECK_TIMEOUT` is not a duration.
+    /// - [`Error::InvalidEnv`] when `HEALTHCHECK_TIMEOUT` is not a duration, or a metrics
+    ///   variable (`HEALTHCHECK_STATSD_ENABLED`, `DD_DOGSTATSD_URL`, `DD_DOGSTATSD_PORT`, ...)
+    ///   has a malformed value;
+    /// - [`Error::MetricsThread`] when the thread that sends metrics cannot start.
     pub fn build(self) -> Result<HealthChecks, Error> {
         let default_timeout = match self.default_timeout {
             Some(timeout) => timeout,
@@ -153,6 +167,10 @@ impl HealthChecksBuilder {
                  HealthChecksBuilder::check"
             );
         }
+        let metrics = match self.metrics.resolve()? {
+            Some(settings) => Some(Pipeline::start(settings)?),
+            None => None,
+        };
         let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (index, check) in checks.iter().enumerate() {
             for group in check.groups() {
@@ -165,6 +183,7 @@ impl HealthChecksBuilder {
                 groups,
                 default_timeout,
                 reduce: self.reduce,
+                metrics,
             }),
         })
     }
@@ -257,6 +276,7 @@ struct Inner {
     groups: BTreeMap<String, Vec<usize>>,
     default_timeout: Duration,
     reduce: Option<Arc<Reduce>>,
+    metrics: Option<Arc<Pipeline>>,
 }
 
 impl fmt::Debug for HealthChecks {
@@ -265,6 +285,7 @@ impl fmt::Debug for HealthChecks {
             .field("checks", &self.inner.checks)
             .field("default_timeout", &self.inner.default_timeout)
             .field("custom_reduce", &self.inner.reduce.is_some())
+            .field("metrics", &self.inner.metrics.is_some())
             .finish()
     }
 }
@@ -332,10 +353,11 @@ impl HealthChecks {
     pub async fn run_selection(&self, selection: &Selection) -> Result<Report, Error> {
         let selected = self.select(selection)?;
         if Handle::try_current().is_ok() {
-            return Ok(self.run_here(&selected).await);
+            return Ok(self.run_here(&selected, selection).await);
         }
         let this = self.clone();
-        let task = own_runtime()?.spawn(async move { this.run_here(&selected).await });
+        let selection = selection.clone();
+        let task = own_runtime()?.spawn(async move { this.run_here(&selected, &selection).await });
         Ok(task
             .await
             .unwrap_or_else(|e| self.failed_report(&format!("the run failed: {e}"))))
@@ -362,7 +384,7 @@ impl HealthChecks {
             return Err(Error::InsideAsyncRuntime);
         }
         let selected = self.select(selection)?;
-        Ok(own_runtime()?.block_on(self.run_here(&selected)))
+        Ok(own_runtime()?.block_on(self.run_here(&selected, selection)))
     }
 
     /// The indices of the selected checks, in name order.
@@ -402,20 +424,79 @@ impl HealthChecks {
     }
 
     /// Runs the selected checks on the current Tokio runtime.
-    async fn run_here(&self, selected: &[usize]) -> Report {
+    async fn run_here(&self, selected: &[usize], selection: &Selection) -> Report {
         // The report shows milliseconds: keep no more, so that it reads back equal.
         let timestamp = Utc::now().trunc_subsecs(3);
+        let started = Instant::now();
         let selected: Vec<&CheckRef> = selected.iter().map(|&i| &self.inner.checks[i]).collect();
-        let results = runner::run(&selected, self.inner.default_timeout).await;
+        let outcomes = runner::run(&selected, self.inner.default_timeout).await;
+        let duration = started.elapsed();
+
+        let mut records = self
+            .inner
+            .metrics
+            .as_ref()
+            .map(|_| Vec::with_capacity(selected.len()));
         let components = selected
             .iter()
-            .zip(results)
-            .map(|(check, component)| {
-                let entry = ComponentReport::new(component, check.is_critical(), check.groups());
+            .zip(outcomes)
+            .map(|(check, outcome)| {
+                let entry =
+                    ComponentReport::new(outcome.component, check.is_critical(), check.groups());
+                if let Some(records) = &mut records {
+                    records.push(CheckRecord {
+                        check: (*check).clone(),
+                        status: entry.status,
+                        response_time: entry.response_duration(),
+                        message: match entry.status {
+                            Status::Healthy => None,
+                            _ => entry.status_message.clone(),
+                        },
+                        executed: outcome.executed,
+                    });
+                }
                 (check.name().to_owned(), entry)
             })
             .collect();
-        self.report(timestamp, components)
+        let report = self.report(timestamp, components);
+        if let (Some(pipeline), Some(checks)) = (&self.inner.metrics, records) {
+            pipeline.send(Message::Run(RunRecord {
+                scope: selection.scope(),
+                duration,
+                service: report.status,
+                checks,
+            }));
+        }
+        report
+    }
+
+    /// The application's own metrics, sent with this instance's prefix, global tags and
+    /// transport. Does nothing when metrics are off.
+    #[must_use]
+    pub fn statsd(&self) -> Statsd {
+        Statsd::new(self.inner.metrics.clone())
+    }
+
+    /// Waits until every metric queued so far has been handed to the transport, at most
+    /// `timeout`; `true` if it was. For programs that exit right after a run. Returns `true`
+    /// at once when metrics are off.
+    pub async fn flush_metrics(&self, timeout: Duration) -> bool {
+        let Some(pipeline) = self.inner.metrics.clone() else {
+            return true;
+        };
+        tokio::task::spawn_blocking(move || pipeline.flush(timeout))
+            .await
+            .unwrap_or(false)
+    }
+
+    /// [`flush_metrics`](Self::flush_metrics) for programs without an async runtime: blocks the
+    /// calling thread up to `timeout`.
+    #[must_use = "tells whether everything was flushed"]
+    pub fn flush_metrics_blocking(&self, timeout: Duration) -> bool {
+        self.inner
+            .metrics
+            .as_ref()
+            .is_none_or(|pipeline| pipeline.flush(timeout))
     }
 
     fn report(

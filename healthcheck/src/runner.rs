@@ -40,10 +40,18 @@ pub(crate) fn panicked(payload: &(dyn Any + Send), took: Duration) -> Component 
     Component::unhealthy(format!("panicked: {message}")).response_time_or(took)
 }
 
-/// Runs `checks` and returns their components, in the same order.
-pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<Component> {
+/// The result of one check in a run.
+pub(crate) struct Outcome {
+    pub(crate) component: Component,
+    /// `false` when the run shared an execution that another caller started.
+    pub(crate) executed: bool,
+}
+
+/// Runs `checks` and returns their outcomes, in the same order.
+pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<Outcome> {
     let mut results: Vec<Option<Component>> = Vec::with_capacity(checks.len());
     let mut waiting: Vec<(usize, Arc<Shared>)> = Vec::new();
+    let mut joined: Vec<usize> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
 
     for (index, &check) in checks.iter().enumerate() {
@@ -53,6 +61,7 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
             Begin::Join(shared) => {
                 results.push(None);
                 waiting.push((index, shared));
+                joined.push(index);
                 continue;
             }
             Begin::Owner => match check.body() {
@@ -107,12 +116,18 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
     for (index, shared) in waiting.into_iter().rev() {
         results[index] = Some(shared.wait().await);
     }
-    results
+    let mut outcomes: Vec<Outcome> = results
         .into_iter()
-        .map(|result| {
-            result.unwrap_or_else(|| Component::unhealthy("the check produced no result"))
+        .map(|result| Outcome {
+            component: result
+                .unwrap_or_else(|| Component::unhealthy("the check produced no result")),
+            executed: true,
         })
-        .collect()
+        .collect();
+    for index in joined {
+        outcomes[index].executed = false;
+    }
+    outcomes
 }
 
 enum FirstPoll {

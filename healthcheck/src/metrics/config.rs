@@ -1,0 +1,392 @@
+//! Where metrics go and under which names: [`MetricsConfig`], [`Destination`], and the
+//! environment variables they fall back on.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::error::Error;
+use crate::metrics::sink::{MetricSink, UdpSink, UnixSink};
+
+/// `HEALTHCHECK_STATSD_PREFIX`: the metric prefix. Defaults to `healthcheck`.
+pub const PREFIX_ENV: &str = "HEALTHCHECK_STATSD_PREFIX";
+/// `HEALTHCHECK_STATSD_ENABLED`: `false` (or `0`, `no`, `off`) switches metrics off.
+pub const ENABLED_ENV: &str = "HEALTHCHECK_STATSD_ENABLED";
+/// `DD_DOGSTATSD_URL`: `udp://host:port` or `unix:///path/to/dsd.socket`.
+pub const URL_ENV: &str = "DD_DOGSTATSD_URL";
+/// `DD_AGENT_HOST`: the agent's host, when `DD_DOGSTATSD_URL` is not set.
+pub const HOST_ENV: &str = "DD_AGENT_HOST";
+/// `DD_DOGSTATSD_PORT`: the agent's DogStatsD port, with `DD_AGENT_HOST`. Defaults to 8125.
+pub const PORT_ENV: &str = "DD_DOGSTATSD_PORT";
+
+/// The default metric prefix.
+pub const DEFAULT_PREFIX: &str = "healthcheck";
+/// The default UDP payload limit: one datagram in a 1500-byte Ethernet frame.
+pub const DEFAULT_UDP_PAYLOAD: usize = 1432;
+/// The default Unix-socket payload limit, the agent's default buffer size.
+pub const DEFAULT_UNIX_PAYLOAD: usize = 8192;
+
+/// Where DogStatsD datagrams go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// A UDP address; the host is resolved when the first metrics are sent, and again after a
+    /// failure.
+    Udp {
+        /// Host name or IP address (IPv6 without brackets).
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// A Unix datagram socket, such as the agent's `/var/run/datadog/dsd.socket`.
+    Unix(PathBuf),
+}
+
+impl Default for Destination {
+    /// `127.0.0.1:8125` over UDP, the agent's default.
+    fn default() -> Self {
+        Destination::Udp {
+            host: "127.0.0.1".to_owned(),
+            port: 8125,
+        }
+    }
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Destination::Udp { host, port } if host.contains(':') => {
+                write!(f, "udp://[{host}]:{port}")
+            }
+            Destination::Udp { host, port } => write!(f, "udp://{host}:{port}"),
+            Destination::Unix(path) => write!(f, "unix://{}", path.display()),
+        }
+    }
+}
+
+impl Destination {
+    /// Parses `udp://host:port` (IPv6 hosts in brackets: `udp://[::1]:8125`) or
+    /// `unix:///path/to/socket`.
+    ///
+    /// # Errors
+    /// A text that says what is wrong when the URL has another scheme, no host, or a bad port.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if let Some(path) = url.strip_prefix("unix://") {
+            if !path.starts_with('/') {
+                return Err("a unix:// URL needs an absolute path, as in unix:///var/run/datadog/dsd.socket".to_owned());
+            }
+            return Ok(Destination::Unix(PathBuf::from(path)));
+        }
+        let Some(address) = url.strip_prefix("udp://") else {
+            return Err("expected udp://host:port or unix:///path/to/socket".to_owned());
+        };
+        let address = address.strip_suffix('/').unwrap_or(address);
+        let (host, port) = address
+            .rsplit_once(':')
+            .ok_or_else(|| "a udp:// URL needs a port, as in udp://127.0.0.1:8125".to_owned())?;
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        if host.is_empty() {
+            return Err("a udp:// URL needs a host".to_owned());
+        }
+        let port = parse_port(port)?;
+        Ok(Destination::Udp {
+            host: host.to_owned(),
+            port,
+        })
+    }
+}
+
+fn parse_port(port: &str) -> Result<u16, String> {
+    match port.parse::<u16>() {
+        Ok(0) | Err(_) => Err(format!("`{port}` is not a port (1 to 65535)")),
+        Ok(port) => Ok(port),
+    }
+}
+
+/// How the SDK sends its Datadog metrics: on or off, where, under which prefix, with which
+/// global tags. Every setting left unset falls back on the environment, then on the default.
+///
+/// # Example
+/// ```
+/// use healthcheck::{HealthChecks, MetricsConfig};
+///
+/// let health = HealthChecks::builder()
+///     .metrics(
+///         MetricsConfig::new()
+///             .prefix("payments")
+///             .tag("team:core")
+///             .destination_url("udp://127.0.0.1:8125")?,
+///     )
+///     .build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Default)]
+#[must_use]
+pub struct MetricsConfig {
+    enabled: Option<bool>,
+    prefix: Option<String>,
+    tags: Vec<String>,
+    destination: Option<Destination>,
+    max_payload: Option<usize>,
+    sink: Option<Arc<dyn MetricSink>>,
+}
+
+impl fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("enabled", &self.enabled)
+            .field("prefix", &self.prefix)
+            .field("tags", &self.tags)
+            .field("destination", &self.destination)
+            .field("max_payload", &self.max_payload)
+            .field("custom_sink", &self.sink.is_some())
+            .finish()
+    }
+}
+
+impl MetricsConfig {
+    /// Settings from the environment and the defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Metrics switched off: nothing is sent, and nothing is set up to send it.
+    pub fn disabled() -> Self {
+        Self::default().enabled(false)
+    }
+
+    /// Switches metrics on or off. Defaults to `HEALTHCHECK_STATSD_ENABLED`, else on.
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = Some(enabled);
+        self
+    }
+
+    /// The prefix of every metric name. Defaults to `HEALTHCHECK_STATSD_PREFIX`, else
+    /// `healthcheck`.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Some(prefix.into());
+        self
+    }
+
+    /// Adds a global tag (`key:value`), sent with every metric, besides the unified service tags
+    /// from `DD_ENV`, `DD_SERVICE`, `DD_VERSION` and `DD_TAGS`.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
+
+    /// Where datagrams go. Defaults to `DD_DOGSTATSD_URL`, else `DD_AGENT_HOST` and
+    /// `DD_DOGSTATSD_PORT`, else `127.0.0.1:8125`.
+    pub fn destination(mut self, destination: Destination) -> Self {
+        self.destination = Some(destination);
+        self
+    }
+
+    /// [`destination`](Self::destination) from a URL: `udp://host:port` or `unix:///path`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSetting`] when the URL is malformed.
+    pub fn destination_url(self, url: &str) -> Result<Self, Error> {
+        let destination = Destination::parse(url).map_err(|reason| Error::InvalidSetting {
+            setting: "metrics destination",
+            value: url.to_owned(),
+            reason,
+        })?;
+        Ok(self.destination(destination))
+    }
+
+    /// The largest datagram to send. Defaults to 1432 bytes over UDP (raise it for an agent on
+    /// the same host; the agent reads up to 8192 by default) and 8192 over a Unix socket.
+    pub fn max_payload(mut self, bytes: usize) -> Self {
+        self.max_payload = Some(bytes.max(1));
+        self
+    }
+
+    /// Sends through `sink` instead of the built-in UDP and Unix-socket transports.
+    pub fn sink(mut self, sink: impl MetricSink + 'static) -> Self {
+        self.sink = Some(Arc::new(sink));
+        self
+    }
+
+    /// Resolves every setting against the environment. `None` when metrics are off.
+    pub(crate) fn resolve(self) -> Result<Option<Resolved>, Error> {
+        let enabled = match self.enabled {
+            Some(enabled) => enabled,
+            None => match env(ENABLED_ENV)? {
+                None => true,
+                Some(value) => parse_bool(&value).ok_or_else(|| Error::InvalidEnv {
+                    name: ENABLED_ENV,
+                    value: value.clone(),
+                    reason: "expected true or false (or 1/0, yes/no, on/off)".to_owned(),
+                })?,
+            },
+        };
+        // The destination is checked even when off, so that a typo shows before it matters.
+        let destination = match self.destination {
+            Some(destination) => destination,
+            None => destination_from_env()?,
+        };
+        if !enabled {
+            return Ok(None);
+        }
+        let prefix = match self.prefix {
+            Some(prefix) => prefix,
+            None => env(PREFIX_ENV)?.unwrap_or_else(|| DEFAULT_PREFIX.to_owned()),
+        };
+        let mut tags = self.tags;
+        tags.extend(unified_service_tags(&tags)?);
+        let sink: Arc<dyn MetricSink> = match self.sink {
+            Some(sink) => sink,
+            None => match &destination {
+                Destination::Udp { host, port } => Arc::new(UdpSink::new(
+                    host.clone(),
+                    *port,
+                    self.max_payload.unwrap_or(DEFAULT_UDP_PAYLOAD),
+                )),
+                Destination::Unix(path) => Arc::new(UnixSink::new(
+                    path.clone(),
+                    self.max_payload.unwrap_or(DEFAULT_UNIX_PAYLOAD),
+                )),
+            },
+        };
+        Ok(Some(Resolved { prefix, tags, sink }))
+    }
+}
+
+/// Settings with nothing left to look up.
+pub(crate) struct Resolved {
+    pub(crate) prefix: String,
+    pub(crate) tags: Vec<String>,
+    pub(crate) sink: Arc<dyn MetricSink>,
+}
+
+fn env(name: &'static str) -> Result<Option<String>, Error> {
+    match std::env::var_os(name) {
+        None => Ok(None),
+        Some(value) => value
+            .into_string()
+            .map(Some)
+            .map_err(|raw| Error::InvalidEnv {
+                name,
+                value: raw.to_string_lossy().into_owned(),
+                reason: "not UTF-8".to_owned(),
+            }),
+    }
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn destination_from_env() -> Result<Destination, Error> {
+    if let Some(url) = env(URL_ENV)?.filter(|u| !u.trim().is_empty()) {
+        return Destination::parse(url.trim()).map_err(|reason| Error::InvalidEnv {
+            name: URL_ENV,
+            value: url.clone(),
+            reason,
+        });
+    }
+    let host = env(HOST_ENV)?.filter(|h| !h.trim().is_empty());
+    let port = env(PORT_ENV)?.filter(|p| !p.trim().is_empty());
+    let port = match port {
+        None => 8125,
+        Some(port) => parse_port(port.trim()).map_err(|reason| Error::InvalidEnv {
+            name: PORT_ENV,
+            value: port.clone(),
+            reason,
+        })?,
+    };
+    let host = host.map_or_else(|| "127.0.0.1".to_owned(), |h| h.trim().to_owned());
+    Ok(Destination::Udp { host, port })
+}
+
+/// `env:`, `service:` and `version:` from `DD_ENV`, `DD_SERVICE`, `DD_VERSION`, unless `given`
+/// has them already, and the tags of `DD_TAGS` (comma- or space-separated).
+fn unified_service_tags(given: &[String]) -> Result<Vec<String>, Error> {
+    let mut tags = Vec::new();
+    for (key, variable) in [
+        ("env", "DD_ENV"),
+        ("service", "DD_SERVICE"),
+        ("version", "DD_VERSION"),
+    ] {
+        let prefix = format!("{key}:");
+        if given.iter().any(|t| t.starts_with(&prefix)) {
+            continue;
+        }
+        if let Some(value) = env(variable)?.filter(|v| !v.trim().is_empty()) {
+            tags.push(format!("{prefix}{}", value.trim()));
+        }
+    }
+    if let Some(list) = env("DD_TAGS")? {
+        tags.extend(
+            list.split([',', ' '])
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    Ok(tags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destination_urls() {
+        let udp = |host: &str, port| Destination::Udp {
+            host: host.to_owned(),
+            port,
+        };
+        let cases: Vec<(&str, Result<Destination, &str>)> = vec![
+            ("udp://127.0.0.1:8125", Ok(udp("127.0.0.1", 8125))),
+            (
+                "udp://datadog-agent:18125/",
+                Ok(udp("datadog-agent", 18125)),
+            ),
+            ("udp://[::1]:8125", Ok(udp("::1", 8125))),
+            (
+                "unix:///var/run/datadog/dsd.socket",
+                Ok(Destination::Unix("/var/run/datadog/dsd.socket".into())),
+            ),
+            ("unix://relative.sock", Err("absolute path")),
+            ("tcp://127.0.0.1:8125", Err("expected udp://")),
+            ("udp://127.0.0.1", Err("needs a port")),
+            ("udp://:8125", Err("needs a host")),
+            ("udp://host:99999", Err("is not a port")),
+            ("udp://host:0", Err("is not a port")),
+        ];
+        for (url, expected) in cases {
+            match (Destination::parse(url), expected) {
+                (Ok(got), Ok(want)) => {
+                    assert_eq!(got, want, "{url}");
+                    assert_eq!(
+                        Destination::parse(&got.to_string()),
+                        Ok(want),
+                        "{url} round trip"
+                    );
+                }
+                (Err(got), Err(want)) => assert!(got.contains(want), "{url}: {got}"),
+                (got, want) => panic!("{url}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn booleans() {
+        for (text, value) in [
+            ("true", Some(true)),
+            ("OFF", Some(false)),
+            (" 0 ", Some(false)),
+            ("maybe", None),
+        ] {
+            assert_eq!(parse_bool(text), value, "{text}");
+        }
+    }
+}

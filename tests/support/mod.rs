@@ -1,0 +1,258 @@
+//! Shared helpers of the behaviour tests: child processes with their own environment, and real
+//! DogStatsD listeners.
+
+#![allow(dead_code, unreachable_pub)] // Each test binary uses a part.
+
+use std::net::UdpSocket;
+#[cfg(unix)]
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The variable that tells a test it runs as the child of [`ran_in_child`].
+pub const CHILD: &str = "HEALTHCHECK_TEST_CHILD";
+
+/// Runs one test of this binary in a child process with `env` set, and fails if it fails; then
+/// returns `true`. In the child, returns `false` at once, so the test does its own part.
+pub fn ran_in_child(test: &str, env: &[(&str, &str)]) -> bool {
+    if std::env::var_os(CHILD).is_some() {
+        return false;
+    }
+    let output = child(test, env);
+    assert!(
+        output.status.success(),
+        "the child test failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    true
+}
+
+/// Runs one test of this binary in a child process, with `env` set and the variables of
+/// Datadog and of the SDK cleared, and returns what it printed.
+pub fn child(test: &str, env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(std::env::current_exe().expect("the test binary"));
+    command
+        .args([test, "--exact", "--test-threads=1"])
+        .env(CHILD, "1");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("DD_") || (name.starts_with("HEALTHCHECK_") && name != CHILD) {
+            command.env_remove(name);
+        }
+    }
+    command
+        .envs(env.iter().copied())
+        .output()
+        .expect("the child runs")
+}
+
+/// A DogStatsD "agent": a real socket that the test binds and reads.
+pub enum Listener {
+    Udp(UdpSocket),
+    #[cfg(unix)]
+    Unix(UnixDatagram, PathBuf),
+}
+
+impl Listener {
+    pub fn udp() -> Self {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP port on loopback");
+        // Room for a thousand checks' metrics arriving at once, as an agent configures it
+        // (`dogstatsd_so_rcvbuf`); the kernel caps it at `net.core.rmem_max`.
+        let socket = socket2::Socket::from(socket);
+        let _ = socket.set_recv_buffer_size(4 << 20);
+        Listener::Udp(socket.into())
+    }
+
+    #[cfg(unix)]
+    pub fn unix() -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "healthcheck-test-{}-{}.sock",
+            std::process::id(),
+            rand_suffix()
+        ));
+        let socket = UnixDatagram::bind(&path).expect("bind a Unix datagram socket");
+        Listener::Unix(socket, path)
+    }
+
+    /// `udp://127.0.0.1:<port>` or `unix:///tmp/...`.
+    pub fn url(&self) -> String {
+        match self {
+            Listener::Udp(socket) => format!("udp://{}", socket.local_addr().expect("bound")),
+            #[cfg(unix)]
+            Listener::Unix(_, path) => format!("unix://{}", path.display()),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        match self {
+            Listener::Udp(socket) => socket.local_addr().expect("bound").port(),
+            #[cfg(unix)]
+            Listener::Unix(..) => 0,
+        }
+    }
+
+    fn recv(&self, buffer: &mut [u8], timeout: Duration) -> Option<usize> {
+        match self {
+            Listener::Udp(socket) => {
+                socket.set_read_timeout(Some(timeout)).expect("timeout");
+                socket.recv(buffer).ok()
+            }
+            #[cfg(unix)]
+            Listener::Unix(socket, _) => {
+                socket.set_read_timeout(Some(timeout)).expect("timeout");
+                socket.recv(buffer).ok()
+            }
+        }
+    }
+
+    /// Datagrams until one for which `last` is true, or until none has come for `quiet`.
+    pub fn datagrams_until(&self, quiet: Duration, last: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut datagrams = Vec::new();
+        let mut buffer = vec![0; 65_536];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let Some(n) = self.recv(&mut buffer, quiet) else {
+                break;
+            };
+            let datagram = String::from_utf8_lossy(&buffer[..n]).into_owned();
+            let done = last(&datagram);
+            datagrams.push(datagram);
+            if done {
+                break;
+            }
+        }
+        datagrams
+    }
+
+    /// Every line received until none has come for `quiet`.
+    pub fn lines(&self, quiet: Duration) -> Vec<String> {
+        lines_of(&self.datagrams_until(quiet, |_| false))
+    }
+
+    /// Lines until one starts with `last`, or until none has come for a while.
+    pub fn lines_through(&self, last: &str) -> Vec<String> {
+        let datagrams = self.datagrams_until(Duration::from_secs(3), |datagram| {
+            datagram.lines().any(|l| l.starts_with(last))
+        });
+        lines_of(&datagrams)
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Listener::Unix(_, path) = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+pub fn lines_of(datagrams: &[String]) -> Vec<String> {
+    datagrams
+        .iter()
+        .flat_map(|d| d.lines().map(str::to_owned).collect::<Vec<_>>())
+        .collect()
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(Instant::now().elapsed().as_nanos() as u64);
+    hasher.finish()
+}
+
+/// One parsed metric line: `name:value|type|#tags`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    pub name: String,
+    pub value: f64,
+    pub kind: String,
+    pub tags: Vec<String>,
+}
+
+pub fn parse_metric(line: &str) -> Option<Metric> {
+    if line.starts_with("_sc|") || line.starts_with("_e{") {
+        return None;
+    }
+    let (name, rest) = line.split_once(':')?;
+    let mut fields = rest.split('|');
+    let value = fields.next()?.parse().ok()?;
+    let kind = fields.next()?.to_owned();
+    let tags = fields
+        .find_map(|f| f.strip_prefix('#'))
+        .map(|t| t.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    Some(Metric {
+        name: name.to_owned(),
+        value,
+        kind,
+        tags,
+    })
+}
+
+/// One parsed service check: `_sc|name|status|#tags|m:message`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceCheck {
+    pub name: String,
+    pub status: u8,
+    pub tags: Vec<String>,
+    pub message: Option<String>,
+}
+
+pub fn parse_service_check(line: &str) -> Option<ServiceCheck> {
+    let rest = line.strip_prefix("_sc|")?;
+    let (head, message) = match rest.split_once("|m:") {
+        Some((head, message)) => (head, Some(message.to_owned())),
+        None => (rest, None),
+    };
+    let mut fields = head.split('|');
+    let name = fields.next()?.to_owned();
+    let status = fields.next()?.parse().ok()?;
+    let tags = fields
+        .find_map(|f| f.strip_prefix('#'))
+        .map(|t| t.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    Some(ServiceCheck {
+        name,
+        status,
+        tags,
+        message,
+    })
+}
+
+/// One parsed event: `_e{a,b}:title|text|k:key|t:alert|#tags`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub title: String,
+    pub text: String,
+    pub alert_type: String,
+    pub tags: Vec<String>,
+}
+
+pub fn parse_event(line: &str) -> Option<Event> {
+    let rest = line.strip_prefix("_e{")?;
+    let (lengths, rest) = rest.split_once("}:")?;
+    let (title_len, text_len) = lengths.split_once(',')?;
+    let (title_len, text_len): (usize, usize) = (title_len.parse().ok()?, text_len.parse().ok()?);
+    let title = rest.get(..title_len)?.to_owned();
+    let text = rest
+        .get(title_len + 1..title_len + 1 + text_len)?
+        .to_owned();
+    let fields = rest.get(title_len + 1 + text_len..)?;
+    let mut alert_type = String::new();
+    let mut tags = Vec::new();
+    for field in fields.split('|').skip(1) {
+        if let Some(t) = field.strip_prefix("t:") {
+            alert_type = t.to_owned();
+        } else if let Some(t) = field.strip_prefix('#') {
+            tags = t.split(',').map(str::to_owned).collect();
+        }
+    }
+    Some(Event {
+        title,
+        text,
+        alert_type,
+        tags,
+    })
+}
