@@ -139,7 +139,7 @@ async fn a_failing_service_is_critical_and_names_what_fails() {
         .metrics(to(&listener))
         .check(Check::new("db", || async { false }))
         .check(Check::new("search", || async { Err::<(), _>("503") }))
-        .check(Check::new("fine", || async { true }))
+        .check(Check::new("Fine Check, v2", || async { true }))
         .build()
         .expect("valid");
     let group_report = health.run().await;
@@ -160,6 +160,13 @@ async fn a_failing_service_is_critical_and_names_what_fails() {
         .find(|m| m.name == "healthcheck.service.healthy")
         .expect("service.healthy");
     assert_eq!(gauge.value, 0.0);
+    // The check's name, sanitized for a tag value.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("healthcheck.check.healthy:1|g|#check:fine_check__v2")),
+        "{lines:#?}"
+    );
 }
 
 #[tokio::test]

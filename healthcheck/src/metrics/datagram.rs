@@ -157,7 +157,7 @@ impl Writer {
 pub(crate) enum Value {
     /// A whole number.
     Int(i64),
-    /// A duration in milliseconds, written with microsecond precision.
+    /// A duration in milliseconds, written to the nearest microsecond.
     Millis(std::time::Duration),
     /// Any other number; written in plain decimal notation (no exponent).
     Float(f64),
@@ -168,7 +168,7 @@ impl Value {
         match self {
             Value::Int(n) => push_int(out, n),
             Value::Millis(duration) => {
-                let micros = duration.as_micros();
+                let micros = (duration.as_nanos() + 500) / 1000;
                 push_int(out, i64::try_from(micros / 1000).unwrap_or(i64::MAX));
                 let fraction = (micros % 1000) as u16;
                 if fraction != 0 {
