@@ -366,6 +366,13 @@ mod tests {
                 Value::Millis(Duration::from_nanos(999)),
                 Kind::Timing,
                 "",
+                "healthcheck.x:0.001|ms|#env:prod,team:core_platform\n",
+            ),
+            (
+                "x",
+                Value::Millis(Duration::from_nanos(499)),
+                Kind::Timing,
+                "",
                 "healthcheck.x:0|ms|#env:prod,team:core_platform\n",
             ),
             (
