@@ -458,7 +458,7 @@ impl HealthChecks {
                 (check.name().to_owned(), entry)
             })
             .collect();
-        let report = self.report(timestamp, components);
+        let report = self.assemble(timestamp, components);
         if let (Some(pipeline), Some(checks)) = (&self.inner.metrics, records) {
             pipeline.send(Message::Run(RunRecord {
                 scope: selection.scope(),
@@ -499,7 +499,8 @@ impl HealthChecks {
             .is_none_or(|pipeline| pipeline.flush(timeout))
     }
 
-    fn report(
+    /// The report of `components`, with the service's status by the reduce rule.
+    pub(crate) fn assemble(
         &self,
         timestamp: chrono::DateTime<Utc>,
         components: BTreeMap<String, ComponentReport>,
@@ -517,7 +518,7 @@ impl HealthChecks {
     }
 
     /// A report in which every check failed with `message`, for when the checks could not run.
-    fn failed_report(&self, message: &str) -> Report {
+    pub(crate) fn failed_report(&self, message: &str) -> Report {
         let components = self
             .inner
             .checks
@@ -528,13 +529,13 @@ impl HealthChecks {
                 (check.name().to_owned(), entry)
             })
             .collect();
-        self.report(Utc::now().trunc_subsecs(3), components)
+        self.assemble(Utc::now().trunc_subsecs(3), components)
     }
 }
 
 /// The runtime for callers without one: a worker thread plus the blocking pool, started on first
 /// use and kept for the life of the process (so that a hung check stays accounted for).
-fn own_runtime() -> Result<&'static Runtime, Error> {
+pub(crate) fn own_runtime() -> Result<&'static Runtime, Error> {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     if let Some(runtime) = RUNTIME.get() {
         return Ok(runtime);

@@ -55,6 +55,7 @@ mod component;
 mod error;
 mod flight;
 mod health;
+pub mod http;
 pub mod metrics;
 mod outcome;
 mod registry;

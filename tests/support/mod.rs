@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)] // Each test binary uses a part.
 
+pub mod http_client;
+
 use std::net::UdpSocket;
 #[cfg(unix)]
 use std::os::unix::net::UnixDatagram;

@@ -1,0 +1,887 @@
+//! The framework-agnostic handler: method, path, query and headers in; status, headers and body
+//! out.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use chrono::{DateTime, SubsecRound, Utc};
+use http::header::{ACCEPT, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use subtle::ConstantTimeEq;
+
+use crate::check::Probe;
+use crate::component::Component;
+use crate::error::Error;
+use crate::health::HealthChecks;
+use crate::http::query::{self, QueryError};
+use crate::http::render;
+use crate::http::store::{MemoryStore, ResultStore, StoredResult};
+use crate::report::{ComponentReport, Report};
+use crate::selection::Selection;
+
+type PingFn = dyn Fn() -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync;
+
+/// Who sees the details (components, messages, timings) of a report.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum Details {
+    /// Everybody (python-panopticon's behaviour). The default.
+    #[default]
+    Always,
+    /// Nobody: callers get the status code and the overall status only.
+    Never,
+    /// Callers that send `Authorization: Bearer <token>`; others get the status only. The token
+    /// is compared in constant time.
+    Token(String),
+}
+
+impl fmt::Debug for Details {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Details::Always => f.write_str("Always"),
+            Details::Never => f.write_str("Never"),
+            Details::Token(_) => f.write_str("Token(***)"),
+        }
+    }
+}
+
+/// Options of the HTTP endpoints; [`build`](Self::build) makes the [`HealthHandler`].
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// use healthcheck::HealthChecks;
+/// use healthcheck::http::{Details, HttpOptions};
+///
+/// let health = HealthChecks::builder().build()?;
+/// let handler = HttpOptions::new()
+///     .base_path("/health")
+///     .cache_ttl(Duration::from_secs(2))
+///     .details(Details::Token("s3cret".into()))
+///     .build(health)?;
+/// # Ok::<(), healthcheck::Error>(())
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct HttpOptions {
+    base_path: String,
+    unhealthy_status: StatusCode,
+    ttl: Duration,
+    details: Details,
+    refresh: Option<Duration>,
+    refresh_checks: Vec<(String, Duration)>,
+    ping: Option<Arc<PingFn>>,
+    store: Option<Arc<dyn ResultStore>>,
+}
+
+impl fmt::Debug for HttpOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpOptions")
+            .field("base_path", &self.base_path)
+            .field("unhealthy_status", &self.unhealthy_status)
+            .field("ttl", &self.ttl)
+            .field("details", &self.details)
+            .field("refresh", &self.refresh)
+            .field("refresh_checks", &self.refresh_checks)
+            .field("custom_ping", &self.ping.is_some())
+            .field("store", &self.store)
+            .finish()
+    }
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HttpOptions {
+    /// The defaults: endpoints at the root, 503 when unhealthy, results cached for 1 second,
+    /// details shown to everybody, no background refresh, an in-memory store.
+    pub fn new() -> Self {
+        Self {
+            base_path: String::new(),
+            unhealthy_status: StatusCode::SERVICE_UNAVAILABLE,
+            ttl: Duration::from_secs(1),
+            details: Details::Always,
+            refresh: None,
+            refresh_checks: Vec::new(),
+            ping: None,
+            store: None,
+        }
+    }
+
+    /// The path the endpoints sit under, such as `/health` (then `/health/healthcheck`, ...).
+    /// Defaults to none.
+    pub fn base_path(mut self, base: impl Into<String>) -> Self {
+        let base = base.into();
+        self.base_path = format!("/{}", base.trim_matches('/'));
+        if self.base_path == "/" {
+            self.base_path.clear();
+        }
+        self
+    }
+
+    /// The status of `/healthcheck` when the service is unhealthy. Defaults to 503
+    /// (python-panopticon answered 500).
+    pub fn unhealthy_status(mut self, status: StatusCode) -> Self {
+        self.unhealthy_status = status;
+        self
+    }
+
+    /// How long results (and responses) are reused. Defaults to 1 second; zero turns caching
+    /// off (every request runs its checks, still at most once at a time each).
+    pub fn cache_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Who sees the details of a report. Defaults to [`Details::Always`].
+    pub fn details(mut self, details: Details) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// Runs every check in the background every `interval`; requests then only read the latest
+    /// results and never wait for a check.
+    pub fn refresh_every(mut self, interval: Duration) -> Self {
+        self.refresh = Some(interval);
+        self
+    }
+
+    /// Runs one check in the background every `interval` (overrides
+    /// [`refresh_every`](Self::refresh_every) for it).
+    pub fn refresh_check_every(mut self, check: impl Into<String>, interval: Duration) -> Self {
+        self.refresh_checks.push((check.into(), interval));
+        self
+    }
+
+    /// The rule of `/ping`. Defaults to "every liveness check is healthy".
+    pub fn ping<F, Fut>(mut self, ping: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = bool> + Send + 'static,
+    {
+        self.ping = Some(Arc::new(move || Box::pin(ping())));
+        self
+    }
+
+    /// Where the latest results are kept. Defaults to a [`MemoryStore`].
+    pub fn store(mut self, store: impl ResultStore + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// The handler for `health`. Starts the background refresh, if any, on the current Tokio
+    /// runtime (or the SDK's own).
+    ///
+    /// # Errors
+    /// [`Error::UnknownCheck`] when a per-check refresh names a check that does not exist;
+    /// [`Error::InvalidSetting`] for a zero refresh interval; [`Error::Runtime`] when there is no
+    /// runtime for the refresh and the SDK's own cannot start.
+    pub fn build(self, health: HealthChecks) -> Result<HealthHandler, Error> {
+        let mut refresh_intervals = HashMap::new();
+        if let Some(interval) = self.refresh {
+            for check in health.checks() {
+                refresh_intervals.insert(check.name().to_owned(), interval);
+            }
+        }
+        for (name, interval) in &self.refresh_checks {
+            if !health.checks().any(|c| c.name() == name) {
+                return Err(Error::UnknownCheck(name.clone()));
+            }
+            refresh_intervals.insert(name.clone(), *interval);
+        }
+        if let Some((name, _)) = refresh_intervals.iter().find(|(_, i)| i.is_zero()) {
+            return Err(Error::InvalidSetting {
+                setting: "refresh interval",
+                value: "0s".to_owned(),
+                reason: format!("the refresh interval of `{name}` must be longer than zero"),
+            });
+        }
+        let cache_control = if self.ttl.is_zero() {
+            HeaderValue::from_static("no-store")
+        } else {
+            HeaderValue::from_str(&format!("max-age={}", self.ttl.as_secs()))
+                .unwrap_or_else(|_| HeaderValue::from_static("no-store"))
+        };
+        let inner = Arc::new(Inner {
+            store: self
+                .store
+                .clone()
+                .unwrap_or_else(|| Arc::new(MemoryStore::new())),
+            health,
+            options: self,
+            cache_control,
+            responses: RwLock::new(HashMap::new()),
+            shutting_down: AtomicBool::new(false),
+            refresh_intervals,
+        });
+        if !inner.refresh_intervals.is_empty() {
+            let refresher = refresh(Arc::downgrade(&inner));
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => drop(handle.spawn(refresher)),
+                Err(_) => drop(crate::health::own_runtime()?.spawn(refresher)),
+            }
+        }
+        Ok(HealthHandler { inner })
+    }
+}
+
+/// An HTTP request, as the handler needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct HealthRequest<'a> {
+    /// The method.
+    pub method: &'a Method,
+    /// The path, percent-encoded as it came.
+    pub path: &'a str,
+    /// The query string, without `?`.
+    pub query: Option<&'a str>,
+    /// The headers (`Accept` and `Authorization` are read).
+    pub headers: &'a HeaderMap,
+}
+
+/// An HTTP response from the handler.
+#[derive(Clone, Debug)]
+pub struct HealthResponse {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers: `Content-Type`, `Cache-Control`, `Allow` on 405, `Content-Length` on `HEAD`.
+    pub headers: HeaderMap,
+    /// The body (empty for `HEAD`).
+    pub body: Bytes,
+}
+
+impl HealthResponse {
+    /// As an [`http::Response`].
+    #[must_use]
+    pub fn into_http(self) -> http::Response<Bytes> {
+        let mut response = http::Response::new(self.body);
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers;
+        response
+    }
+}
+
+/// Serves the health endpoints; cheap to clone. See the [module docs](crate::http) for the
+/// endpoints.
+#[derive(Clone)]
+pub struct HealthHandler {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for HealthHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HealthHandler")
+            .field("options", &self.inner.options)
+            .field("shutting_down", &self.is_shutting_down())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    health: HealthChecks,
+    options: HttpOptions,
+    store: Arc<dyn ResultStore>,
+    cache_control: HeaderValue,
+    responses: RwLock<HashMap<String, Cached>>,
+    shutting_down: AtomicBool,
+    /// The checks refreshed in the background, with their intervals.
+    refresh_intervals: HashMap<String, Duration>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+    expires: Instant,
+}
+
+/// The endpoint a path names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Endpoint {
+    Report,
+    Probe(Probe, Option<String>),
+    Heartbeat(Probe),
+    Ping,
+}
+
+impl Endpoint {
+    /// Probe endpoints answer in plain text, the others in JSON.
+    const fn is_text(&self) -> bool {
+        matches!(self, Endpoint::Probe(..) | Endpoint::Ping)
+    }
+
+    /// Readiness turns to 503 during shutdown; liveness does not.
+    const fn is_readiness(&self) -> bool {
+        matches!(
+            self,
+            Endpoint::Report
+                | Endpoint::Probe(Probe::Readiness, _)
+                | Endpoint::Heartbeat(Probe::Readiness)
+        )
+    }
+}
+
+const JSON: &str = "application/json";
+const HEALTH_JSON: &str = "application/health+json";
+const TEXT: &str = "text/plain; charset=utf-8";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    HealthJson,
+    Text,
+}
+
+impl HealthHandler {
+    /// The path the endpoints sit under (empty for the root).
+    #[must_use]
+    pub fn base_path(&self) -> &str {
+        &self.inner.options.base_path
+    }
+
+    /// The checks this handler serves.
+    #[must_use]
+    pub fn health(&self) -> &HealthChecks {
+        &self.inner.health
+    }
+
+    /// Starts a graceful shutdown: readiness (`/readyz`, `/healthcheck`, the heartbeat's
+    /// readiness) answers 503 "shutting down" at once, while liveness stays 200, so that
+    /// Kubernetes takes the pod out of its load balancers before it stops.
+    pub fn begin_shutdown(&self) {
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`begin_shutdown`](Self::begin_shutdown) was called.
+    #[must_use]
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Answers one request. `None` when the path is not one of the endpoints, so that an adapter
+    /// can pass the request on; see [`handle`](Self::handle) for a 404 instead.
+    pub async fn try_handle(&self, request: HealthRequest<'_>) -> Option<HealthResponse> {
+        let endpoint = match self.route(request.path) {
+            Ok(Some(endpoint)) => endpoint,
+            Ok(None) => return None,
+            Err(error) => {
+                return Some(self.error(true, StatusCode::BAD_REQUEST, &error, request.method));
+            }
+        };
+        Some(self.serve(&endpoint, request).await)
+    }
+
+    /// Answers one request; a path that is not one of the endpoints gets a 404 JSON error.
+    pub async fn handle(&self, request: HealthRequest<'_>) -> HealthResponse {
+        match self.try_handle(request).await {
+            Some(response) => response,
+            None => self.error(false, StatusCode::NOT_FOUND, "not found", request.method),
+        }
+    }
+
+    fn route(&self, path: &str) -> Result<Option<Endpoint>, String> {
+        let Some(rest) = path.strip_prefix(self.inner.options.base_path.as_str()) else {
+            return Ok(None);
+        };
+        let rest = if rest.len() > 1 {
+            rest.trim_end_matches('/')
+        } else {
+            rest
+        };
+        let endpoint = match rest {
+            "/healthcheck" => Endpoint::Report,
+            "/livez" => Endpoint::Probe(Probe::Liveness, None),
+            "/readyz" => Endpoint::Probe(Probe::Readiness, None),
+            "/startupz" => Endpoint::Probe(Probe::Startup, None),
+            "/.well-known/heartbeat/readiness" => Endpoint::Heartbeat(Probe::Readiness),
+            "/.well-known/heartbeat/liveliness" => Endpoint::Heartbeat(Probe::Liveness),
+            "/ping" => Endpoint::Ping,
+            other => {
+                let single = [
+                    ("/livez/", Probe::Liveness),
+                    ("/readyz/", Probe::Readiness),
+                    ("/startupz/", Probe::Startup),
+                ]
+                .into_iter()
+                .find_map(|(prefix, probe)| other.strip_prefix(prefix).map(|name| (probe, name)));
+                match single {
+                    Some((probe, name)) if !name.is_empty() && !name.contains('/') => {
+                        let name = query::decode_segment(name).map_err(|_| {
+                            format!("the check name in the path is not valid UTF-8: {name}")
+                        })?;
+                        Endpoint::Probe(probe, Some(name))
+                    }
+                    _ => return Ok(None),
+                }
+            }
+        };
+        Ok(Some(endpoint))
+    }
+
+    fn details_visible(&self, headers: &HeaderMap) -> bool {
+        match &self.inner.options.details {
+            Details::Always => true,
+            Details::Never => false,
+            Details::Token(token) => headers
+                .get_all(AUTHORIZATION)
+                .iter()
+                .filter_map(|value| value.as_bytes().strip_prefix(b"Bearer "))
+                .any(|given| bool::from(given.ct_eq(token.as_bytes()))),
+        }
+    }
+
+    async fn serve(&self, endpoint: &Endpoint, request: HealthRequest<'_>) -> HealthResponse {
+        let text = endpoint.is_text();
+        let method = request.method;
+        if method != Method::GET && method != Method::HEAD {
+            let mut response = self.error(
+                text,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "only GET and HEAD are allowed",
+                method,
+            );
+            response
+                .headers
+                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return response;
+        }
+        if endpoint.is_readiness() && self.is_shutting_down() {
+            return self.shutting_down(endpoint, method);
+        }
+        let details = self.details_visible(request.headers);
+        let wants_health_json = request
+            .headers
+            .get_all(ACCEPT)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|v| v.contains(HEALTH_JSON)));
+
+        let ttl = self.inner.options.ttl;
+        let key = (!ttl.is_zero()).then(|| {
+            format!(
+                "{}?{}|{}|{}",
+                request.path,
+                request.query.unwrap_or_default(),
+                u8::from(details),
+                u8::from(wants_health_json)
+            )
+        });
+        if let Some(key) = &key {
+            let cached = self
+                .inner
+                .responses
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(key)
+                .cloned();
+            if let Some(cached) = cached.filter(|c| c.expires > Instant::now()) {
+                return self.respond(cached.status, cached.content_type, cached.body, method);
+            }
+        }
+
+        let pairs = match query::parse(request.query) {
+            Ok(pairs) => pairs,
+            Err(QueryError::TooLong) => {
+                let message = format!("the query is longer than {} bytes", query::MAX_QUERY);
+                return self.error(text, StatusCode::URI_TOO_LONG, &message, method);
+            }
+            Err(QueryError::NotUtf8(raw)) => {
+                let message = format!("the query is not valid UTF-8 once decoded: {raw}");
+                return self.error(text, StatusCode::BAD_REQUEST, &message, method);
+            }
+        };
+        let outcome = match endpoint {
+            Endpoint::Report => {
+                self.report_endpoint(&pairs, details, wants_health_json)
+                    .await
+            }
+            Endpoint::Probe(probe, name) => {
+                self.probe_endpoint(*probe, name.as_deref(), &pairs, details)
+                    .await
+            }
+            Endpoint::Heartbeat(probe) => {
+                let report = self.report_for(&self.names_in_probe(*probe, &[])).await;
+                let status = if report.service_healthy {
+                    StatusCode::OK
+                } else {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                };
+                Ok((status, JSON, render::heartbeat_json(&report, details)))
+            }
+            Endpoint::Ping => Ok(self.ping().await),
+        };
+        match outcome {
+            Ok((status, content_type, body)) => {
+                let body = Bytes::from(body);
+                if let Some(key) = key {
+                    let cached = Cached {
+                        status,
+                        content_type,
+                        body: body.clone(),
+                        expires: Instant::now() + ttl,
+                    };
+                    let mut responses = self
+                        .inner
+                        .responses
+                        .write()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    // Queries are the caller's to choose: keep the cache from growing without end.
+                    if responses.len() >= 1024 {
+                        let now = Instant::now();
+                        responses.retain(|_, c| c.expires > now);
+                        if responses.len() >= 1024 {
+                            responses.clear();
+                        }
+                    }
+                    responses.insert(key, cached);
+                }
+                self.respond(status, content_type, body, method)
+            }
+            Err((status, message)) => self.error(text, status, &message, method),
+        }
+    }
+
+    async fn report_endpoint(
+        &self,
+        pairs: &[(String, String)],
+        details: bool,
+        wants_health_json: bool,
+    ) -> Result<(StatusCode, &'static str, Vec<u8>), (StatusCode, String)> {
+        let mut groups = Vec::new();
+        let mut format = if wants_health_json {
+            Format::HealthJson
+        } else {
+            Format::Json
+        };
+        for (key, value) in pairs {
+            match key.as_str() {
+                "group" => {
+                    if !self.inner.health.groups().any(|g| g == value) {
+                        return Err((
+                            StatusCode::NOT_FOUND,
+                            format!("no health check is in group `{value}`"),
+                        ));
+                    }
+                    groups.push(value.as_str());
+                }
+                "format" => {
+                    format = match value.as_str() {
+                        "json" => Format::Json,
+                        "health+json" | "health json" | "application/health+json" => {
+                            Format::HealthJson
+                        }
+                        "text" => Format::Text,
+                        other => {
+                            return Err((
+                                StatusCode::BAD_REQUEST,
+                                format!(
+                                    "unknown format `{other}`: expected json, health+json or text"
+                                ),
+                            ));
+                        }
+                    };
+                }
+                _ => {}
+            }
+        }
+        let names: Vec<&str> = self
+            .inner
+            .health
+            .checks()
+            .filter(|c| c.in_probe(Probe::Readiness))
+            .filter(|c| groups.is_empty() || groups.iter().any(|g| c.in_group(g)))
+            .map(|c| c.name())
+            .collect();
+        let report = self.report_for(&names).await;
+        let status = if report.service_healthy {
+            StatusCode::OK
+        } else {
+            self.inner.options.unhealthy_status
+        };
+        Ok(match format {
+            Format::Json => (status, JSON, render::report_json(&report, details)),
+            Format::HealthJson => (status, HEALTH_JSON, render::health_json(&report, details)),
+            Format::Text => (status, TEXT, render::report_text(&report, details)),
+        })
+    }
+
+    fn names_in_probe(&self, probe: Probe, excluded: &[&str]) -> Vec<&str> {
+        self.inner
+            .health
+            .checks()
+            .filter(|c| c.in_probe(probe) && !excluded.contains(&c.name()))
+            .map(|c| c.name())
+            .collect()
+    }
+
+    async fn probe_endpoint(
+        &self,
+        probe: Probe,
+        name: Option<&str>,
+        pairs: &[(String, String)],
+        details: bool,
+    ) -> Result<(StatusCode, &'static str, Vec<u8>), (StatusCode, String)> {
+        let path = match probe {
+            Probe::Liveness => "livez",
+            Probe::Readiness => "readyz",
+            Probe::Startup => "startupz",
+        };
+        if let Some(name) = name {
+            if !self.inner.health.checks().any(|c| c.name() == name) {
+                return Err((
+                    StatusCode::NOT_FOUND,
+                    format!("no health check is named `{name}`"),
+                ));
+            }
+            let report = self.report_for(&[name]).await;
+            let component = &report.components[name];
+            let status = if component.healthy {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            return Ok((
+                status,
+                TEXT,
+                render::single_check_text(name, component, details),
+            ));
+        }
+        let verbose = pairs
+            .iter()
+            .any(|(k, v)| k == "verbose" && v != "false" && v != "0");
+        let excluded: Vec<&str> = pairs
+            .iter()
+            .filter(|(k, _)| k == "exclude")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        let report = self
+            .report_for(&self.names_in_probe(probe, &excluded))
+            .await;
+        let excluded: Vec<String> = excluded
+            .into_iter()
+            .filter(|e| {
+                self.inner
+                    .health
+                    .checks()
+                    .any(|c| c.name() == *e && c.in_probe(probe))
+            })
+            .map(str::to_owned)
+            .collect();
+        let status = if report.service_healthy {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        Ok((
+            status,
+            TEXT,
+            render::probe_text(path, &report, &excluded, verbose, details),
+        ))
+    }
+
+    async fn ping(&self) -> (StatusCode, &'static str, Vec<u8>) {
+        let alive = match &self.inner.options.ping {
+            Some(ping) => ping().await,
+            None => {
+                let report = self
+                    .report_for(&self.names_in_probe(Probe::Liveness, &[]))
+                    .await;
+                report.components.values().all(|c| c.healthy)
+            }
+        };
+        if alive {
+            (StatusCode::OK, TEXT, b"OK".to_vec())
+        } else {
+            (StatusCode::SERVICE_UNAVAILABLE, TEXT, b"FAIL".to_vec())
+        }
+    }
+
+    /// The report of `names`: fresh stored results where there are, a run of the others.
+    async fn report_for(&self, names: &[&str]) -> Report {
+        let inner = &self.inner;
+        let now = SystemTime::now();
+        let stored = if inner.options.ttl.is_zero() && inner.refresh_intervals.is_empty() {
+            vec![None; names.len()]
+        } else {
+            inner.store.load(names).await
+        };
+        let mut components = BTreeMap::new();
+        let mut oldest = now;
+        let mut stale = Vec::new();
+        for (&name, stored) in names.iter().zip(stored) {
+            let refreshed = inner.refresh_intervals.contains_key(name);
+            match stored {
+                Some(result)
+                    if refreshed || is_fresh(result.checked_at, now, inner.options.ttl) =>
+                {
+                    oldest = oldest.min(result.checked_at);
+                    components.insert(name.to_owned(), result.component);
+                }
+                None if refreshed => {
+                    let check = inner.health.checks().find(|c| c.name() == name);
+                    let pending = Component::unhealthy(
+                        "no result yet: the background refresh has not run it",
+                    );
+                    let (critical, groups) = check.map_or((true, Vec::new()), |c| {
+                        (c.is_critical(), c.groups().collect())
+                    });
+                    components.insert(
+                        name.to_owned(),
+                        ComponentReport::new(pending, critical, groups.into_iter()),
+                    );
+                }
+                _ => stale.push(name.to_owned()),
+            }
+        }
+        if !stale.is_empty() {
+            let fresh = run_and_store(inner, stale).await;
+            components.extend(fresh.components);
+        }
+        let timestamp = DateTime::<Utc>::from(oldest).trunc_subsecs(3);
+        inner.health.assemble(timestamp, components)
+    }
+
+    fn shutting_down(&self, endpoint: &Endpoint, method: &Method) -> HealthResponse {
+        let (content_type, body): (&'static str, Vec<u8>) = match endpoint {
+            Endpoint::Report => (
+                JSON,
+                serde_json::json!({
+                    "service_healthy": false,
+                    "status": "unhealthy",
+                    "timestamp": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    "components": {},
+                    "status_message": "shutting down",
+                })
+                .to_string()
+                .into_bytes(),
+            ),
+            Endpoint::Heartbeat(_) => (
+                JSON,
+                br#"{"status":false,"message":"shutting down"}"#.to_vec(),
+            ),
+            Endpoint::Probe(..) | Endpoint::Ping => (TEXT, b"shutting down".to_vec()),
+        };
+        let mut response = self.respond(
+            StatusCode::SERVICE_UNAVAILABLE,
+            content_type,
+            Bytes::from(body),
+            method,
+        );
+        response
+            .headers
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+
+    fn respond(
+        &self,
+        status: StatusCode,
+        content_type: &'static str,
+        body: Bytes,
+        method: &Method,
+    ) -> HealthResponse {
+        let mut headers = HeaderMap::with_capacity(3);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        headers.insert(CACHE_CONTROL, self.inner.cache_control.clone());
+        let body = if method == Method::HEAD {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+            Bytes::new()
+        } else {
+            body
+        };
+        HealthResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn error(
+        &self,
+        text: bool,
+        status: StatusCode,
+        message: &str,
+        method: &Method,
+    ) -> HealthResponse {
+        let (content_type, body) = if text {
+            (TEXT, message.as_bytes().to_vec())
+        } else {
+            (JSON, render::error_json(message))
+        };
+        let mut response = self.respond(status, content_type, Bytes::from(body), method);
+        response
+            .headers
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+fn is_fresh(checked_at: SystemTime, now: SystemTime, ttl: Duration) -> bool {
+    now.duration_since(checked_at).is_ok_and(|age| age < ttl)
+}
+
+/// Runs `names` and stores their results.
+async fn run_and_store(inner: &Inner, names: Vec<String>) -> Report {
+    let selection = Selection::Checks(names);
+    let report = match inner.health.run_selection(&selection).await {
+        Ok(report) => report,
+        Err(error) => {
+            // The names come from the checks themselves: only a runtime failure gets here.
+            tracing::warn!(%error, "the health checks could not run");
+            return inner.health.failed_report(&error.to_string());
+        }
+    };
+    let checked_at = SystemTime::from(report.timestamp);
+    let results = report
+        .components
+        .iter()
+        .map(|(name, component)| {
+            (
+                name.clone(),
+                StoredResult {
+                    component: component.clone(),
+                    checked_at,
+                },
+            )
+        })
+        .collect();
+    inner.store.save(results).await;
+    report
+}
+
+/// Runs the checks that are due, for as long as the handler lives.
+async fn refresh(inner: Weak<Inner>) {
+    let mut next: HashMap<String, Instant> = HashMap::new();
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        let now = Instant::now();
+        let due: Vec<String> = strong
+            .refresh_intervals
+            .iter()
+            .filter(|(name, _)| next.get(*name).is_none_or(|at| *at <= now))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in &due {
+            next.insert(name.clone(), now + strong.refresh_intervals[name]);
+        }
+        if !due.is_empty() {
+            run_and_store(&strong, due).await;
+        }
+        let wake = next
+            .values()
+            .min()
+            .copied()
+            .unwrap_or(now + Duration::from_secs(1));
+        drop(strong);
+        tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
+    }
+}

@@ -1,0 +1,71 @@
+//! HTTP endpoints for the health report, for any web framework.
+//!
+//! [`HealthHandler`] is the framework-agnostic core: method, path, query and headers in; status,
+//! headers and body out. Thin adapters mount it in [`axum`](crate::http::axum) (feature `axum`),
+//! [`actix-web`](crate::http::actix) (feature `actix-web`) and any [`tower`](crate::http::tower)
+//! stack (feature `tower`, which also serves hyper); [`server`](crate::http::server) (feature
+//! `server`) runs it on a port of its own.
+//!
+//! # Endpoints (under an optional base path)
+//! | path | answers |
+//! |---|---|
+//! | `GET /healthcheck` | the panopticon JSON report of the readiness checks; 200, or 503 when unhealthy. `?group=` (repeatable) narrows it (unknown group: 404). `?format=health+json` or `Accept: application/health+json`: the IETF health-check draft; `?format=text`: one line per component |
+//! | `GET /livez`, `/readyz`, `/startupz` | Kubernetes probe semantics: `ok`; `?verbose` lists `[+]name ok` / `[-]name failed: reason`; `?exclude=name` (repeatable) skips a check; `/readyz/<name>` runs one check (unknown: 404); 503 on failure |
+//! | `GET /.well-known/heartbeat/readiness`, `/liveliness` | oarepo-heartbeat's `{"status": bool, "checks": {...}}`; 200 or 500 |
+//! | `GET /ping` | `OK` when every liveness check is healthy (or as [`HttpOptions::ping`] says), else 503 |
+//!
+//! `HEAD` answers like `GET` without a body; other methods get 405 with `Allow`; a bad query is
+//! 400 with a JSON error body (plain text on the probe endpoints).
+//!
+//! # Example
+//! ```
+//! use healthcheck::{HealthChecks, http::{HealthRequest, HttpOptions}};
+//! use ::http::{HeaderMap, Method, StatusCode};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), healthcheck::Error> {
+//! let handler = HttpOptions::new().build(HealthChecks::builder().build()?)?;
+//! let headers = HeaderMap::new();
+//! let response = handler
+//!     .handle(HealthRequest { method: &Method::GET, path: "/readyz", query: None, headers: &headers })
+//!     .await;
+//! assert_eq!(response.status, StatusCode::OK);
+//! # Ok(())
+//! # }
+//! ```
+
+mod handler;
+mod query;
+mod render;
+mod store;
+
+#[cfg(feature = "actix-web")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix-web")))]
+pub mod actix;
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod server;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
+
+pub use handler::{Details, HealthHandler, HealthRequest, HealthResponse, HttpOptions};
+pub use store::{MemoryStore, ResultStore, StoreFuture, StoredResult};
+
+/// The paths of the endpoints, in the route syntax of axum and actix-web.
+#[cfg(any(feature = "axum", feature = "actix-web"))]
+pub(crate) const ROUTES: [&str; 10] = [
+    "/healthcheck",
+    "/livez",
+    "/livez/{name}",
+    "/readyz",
+    "/readyz/{name}",
+    "/startupz",
+    "/startupz/{name}",
+    "/.well-known/heartbeat/readiness",
+    "/.well-known/heartbeat/liveliness",
+    "/ping",
+];
