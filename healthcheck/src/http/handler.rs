@@ -219,6 +219,9 @@ impl HttpOptions {
             options: self,
             cache_control,
             responses: RwLock::new(HashMap::new()),
+            slots: (0..Endpoint::SLOTS * 4)
+                .map(|_| RwLock::new(None))
+                .collect(),
             shutting_down: AtomicBool::new(false),
             refresh_intervals,
         });
@@ -289,7 +292,11 @@ struct Inner {
     options: HttpOptions,
     store: Arc<dyn ResultStore>,
     cache_control: HeaderValue,
+    /// Responses to requests with a query, by path, query and what decides the body.
     responses: RwLock<HashMap<String, Cached>>,
+    /// Responses to requests without a query: one slot per endpoint, details shown or not, and
+    /// format.
+    slots: Box<[RwLock<Option<Cached>>]>,
     shutting_down: AtomicBool,
     /// The checks refreshed in the background, with their intervals.
     refresh_intervals: HashMap<String, Duration>,
@@ -312,7 +319,29 @@ enum Endpoint {
     Ping,
 }
 
+/// Where a cached response is kept.
+enum CacheKey {
+    Slot(usize),
+    Keyed(String),
+}
+
 impl Endpoint {
+    const SLOTS: usize = 7;
+
+    /// The cache slot of a query-less request to this endpoint (`None` for one check's probe).
+    const fn slot(&self) -> Option<usize> {
+        match self {
+            Endpoint::Report => Some(0),
+            Endpoint::Probe(_, Some(_)) => None,
+            Endpoint::Probe(Probe::Liveness, None) => Some(1),
+            Endpoint::Probe(Probe::Readiness, None) => Some(2),
+            Endpoint::Probe(Probe::Startup, None) => Some(3),
+            Endpoint::Heartbeat(Probe::Readiness) => Some(4),
+            Endpoint::Heartbeat(_) => Some(5),
+            Endpoint::Ping => Some(6),
+        }
+    }
+
     /// Probe endpoints answer in plain text, the others in JSON.
     const fn is_text(&self) -> bool {
         matches!(self, Endpoint::Probe(..) | Endpoint::Ping)
@@ -464,26 +493,21 @@ impl HealthHandler {
             .any(|v| v.to_str().is_ok_and(|v| v.contains(HEALTH_JSON)));
 
         let ttl = self.inner.options.ttl;
-        let key = (!ttl.is_zero()).then(|| {
-            format!(
+        let key = (!ttl.is_zero()).then(|| match (endpoint.slot(), request.query) {
+            // The usual probe: no query. A fixed slot, no key to build or hash.
+            (Some(slot), None | Some("")) => {
+                CacheKey::Slot(slot * 4 + usize::from(details) * 2 + usize::from(wants_health_json))
+            }
+            _ => CacheKey::Keyed(format!(
                 "{}?{}|{}|{}",
                 request.path,
                 request.query.unwrap_or_default(),
                 u8::from(details),
                 u8::from(wants_health_json)
-            )
+            )),
         });
-        if let Some(key) = &key {
-            let cached = self
-                .inner
-                .responses
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(key)
-                .cloned();
-            if let Some(cached) = cached.filter(|c| c.expires > Instant::now()) {
-                return self.respond(cached.status, cached.content_type, cached.body, method);
-            }
+        if let Some(cached) = key.as_ref().and_then(|key| self.cached(key)) {
+            return self.respond(cached.status, cached.content_type, cached.body, method);
         }
 
         let pairs = match query::parse(request.query) {
@@ -521,30 +545,62 @@ impl HealthHandler {
             Ok((status, content_type, body)) => {
                 let body = Bytes::from(body);
                 if let Some(key) = key {
-                    let cached = Cached {
-                        status,
-                        content_type,
-                        body: body.clone(),
-                        expires: Instant::now() + ttl,
-                    };
-                    let mut responses = self
-                        .inner
-                        .responses
-                        .write()
-                        .unwrap_or_else(PoisonError::into_inner);
-                    // Queries are the caller's to choose: keep the cache from growing without end.
-                    if responses.len() >= 1024 {
-                        let now = Instant::now();
-                        responses.retain(|_, c| c.expires > now);
-                        if responses.len() >= 1024 {
-                            responses.clear();
-                        }
-                    }
-                    responses.insert(key, cached);
+                    self.remember(
+                        key,
+                        Cached {
+                            status,
+                            content_type,
+                            body: body.clone(),
+                            expires: Instant::now() + ttl,
+                        },
+                    );
                 }
                 self.respond(status, content_type, body, method)
             }
             Err((status, message)) => self.error(text, status, &message, method),
+        }
+    }
+
+    fn cached(&self, key: &CacheKey) -> Option<Cached> {
+        let cached = match key {
+            CacheKey::Slot(slot) => self.inner.slots[*slot]
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+            CacheKey::Keyed(key) => self
+                .inner
+                .responses
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(key)
+                .cloned(),
+        };
+        cached.filter(|c| c.expires > Instant::now())
+    }
+
+    fn remember(&self, key: CacheKey, cached: Cached) {
+        match key {
+            CacheKey::Slot(slot) => {
+                *self.inner.slots[slot]
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(cached);
+            }
+            CacheKey::Keyed(key) => {
+                let mut responses = self
+                    .inner
+                    .responses
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner);
+                // Queries are the caller's to choose: keep the cache from growing without end.
+                if responses.len() >= 1024 {
+                    let now = Instant::now();
+                    responses.retain(|_, c| c.expires > now);
+                    if responses.len() >= 1024 {
+                        responses.clear();
+                    }
+                }
+                responses.insert(key, cached);
+            }
         }
     }
 
