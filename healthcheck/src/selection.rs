@@ -40,13 +40,36 @@ impl Selection {
         Selection::Checks(vec![name.into()])
     }
 
-    /// The scope as a short text: `all`, the group names, the check names, or the probe.
+    /// The scope as a short text, as the `scope` tag of the run metrics shows it: `all`, the
+    /// group names (joined with `+`), the check's name (or `checks` for several), or the probe.
     #[must_use]
     pub fn scope(&self) -> String {
         match self {
             Selection::All => "all".to_owned(),
-            Selection::Groups(names) | Selection::Checks(names) => names.join(","),
+            Selection::Groups(names) => names.join("+"),
+            Selection::Checks(names) if names.len() == 1 => names[0].clone(),
+            Selection::Checks(_) => "checks".to_owned(),
             Selection::Probe(probe) => probe.as_str().to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes() {
+        let names = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let cases = [
+            (Selection::All, "all"),
+            (Selection::Groups(names(&["front", "back"])), "front+back"),
+            (Selection::check("db"), "db"),
+            (Selection::Checks(names(&["db", "cache"])), "checks"),
+            (Selection::Probe(Probe::Liveness), "liveness"),
+        ];
+        for (selection, scope) in cases {
+            assert_eq!(selection.scope(), scope, "{selection:?}");
         }
     }
 }

@@ -462,7 +462,12 @@ impl HealthHandler {
             Details::Token(token) => headers
                 .get_all(AUTHORIZATION)
                 .iter()
-                .filter_map(|value| value.as_bytes().strip_prefix(b"Bearer "))
+                .filter_map(|value| {
+                    // The scheme is case-insensitive (RFC 9110); the token is not.
+                    let value = value.as_bytes();
+                    let (scheme, token) = value.split_at_checked(7)?;
+                    scheme.eq_ignore_ascii_case(b"bearer ").then_some(token)
+                })
                 .any(|given| bool::from(given.ct_eq(token.as_bytes()))),
         }
     }
