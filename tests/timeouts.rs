@@ -24,6 +24,29 @@ async fn run_group(group: &str) -> Report {
         .expect("the group exists")
 }
 
+/// `callers` runs of `group` at once, each on a task of its own; their reports.
+async fn concurrent_runs(
+    health: &HealthChecks,
+    group: &'static str,
+    callers: usize,
+) -> Vec<Report> {
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let health = health.clone();
+            tokio::spawn(async move { health.run_group(group).await })
+        })
+        .collect();
+    let mut reports = Vec::with_capacity(callers);
+    for task in tasks {
+        let report = within(Duration::from_secs(5), task)
+            .await
+            .expect("the caller did not panic")
+            .expect("the group exists");
+        reports.push(report);
+    }
+    reports
+}
+
 // --- Concurrency, proved without clocks: each check waits until all of them have started. ---
 
 static ASYNC_BARRIER: LazyLock<tokio::sync::Barrier> =
@@ -190,17 +213,7 @@ async fn a_hung_blocking_check_runs_once_however_often_it_is_asked_for() {
     let health = health();
     for round in 0..5 {
         // Ten callers at once, five rounds one after another.
-        let callers: Vec<_> = (0..10)
-            .map(|_| {
-                let health = health.clone();
-                tokio::spawn(async move { health.run_group("blocking_hang").await })
-            })
-            .collect();
-        for caller in callers {
-            let report = within(Duration::from_secs(5), caller)
-                .await
-                .expect("the caller did not panic")
-                .expect("the group exists");
+        for report in concurrent_runs(&health, "blocking_hang", 10).await {
             let hung = &report.components["blocking_hangs"];
             assert_eq!(
                 hung.status_message.as_deref(),
@@ -259,17 +272,7 @@ async fn async_hangs() -> bool {
 async fn a_hung_async_check_is_in_flight_at_most_once() {
     let health = health();
     for _ in 0..3 {
-        let callers: Vec<_> = (0..20)
-            .map(|_| {
-                let health = health.clone();
-                tokio::spawn(async move { health.run_group("async_hang").await })
-            })
-            .collect();
-        for caller in callers {
-            let report = within(Duration::from_secs(5), caller)
-                .await
-                .expect("the caller did not panic")
-                .expect("the group exists");
+        for report in concurrent_runs(&health, "async_hang", 20).await {
             assert_eq!(
                 report.components["async_hangs"].status_message.as_deref(),
                 Some("timed out after 100ms")
@@ -300,17 +303,7 @@ async fn slow_but_fine() -> Result<serde_json::Value, String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_callers_share_one_execution() {
     let health = health();
-    let callers: Vec<_> = (0..50)
-        .map(|_| {
-            let health = health.clone();
-            tokio::spawn(async move { health.run_group("shared").await })
-        })
-        .collect();
-    for caller in callers {
-        let report = within(Duration::from_secs(5), caller)
-            .await
-            .expect("the caller did not panic")
-            .expect("the group exists");
+    for report in concurrent_runs(&health, "shared", 50).await {
         let component = &report.components["slow_but_fine"];
         assert_eq!(component.status, Status::Healthy);
         assert_eq!(
