@@ -3,10 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -19,222 +17,13 @@ use crate::check::Probe;
 use crate::component::Component;
 use crate::error::Error;
 use crate::health::HealthChecks;
+use crate::http::cache::{CacheKey, Cached, ResponseCache};
+use crate::http::options::{Details, HttpOptions};
 use crate::http::query::{self, QueryError};
+use crate::http::refresh;
 use crate::http::render;
-use crate::http::store::{MemoryStore, ResultStore, StoredResult};
+use crate::http::store::{MemoryStore, ResultStore};
 use crate::report::{ComponentReport, Report};
-use crate::selection::Selection;
-
-type PingFn = dyn Fn() -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync;
-
-/// Who sees the details (components, messages, timings) of a report.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub enum Details {
-    /// Everybody (python-panopticon's behaviour). The default.
-    #[default]
-    Always,
-    /// Nobody: callers get the status code and the overall status only.
-    Never,
-    /// Callers that send `Authorization: Bearer <token>`; others get the status only. The token
-    /// is compared in constant time.
-    Token(String),
-}
-
-impl fmt::Debug for Details {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Details::Always => f.write_str("Always"),
-            Details::Never => f.write_str("Never"),
-            Details::Token(_) => f.write_str("Token(***)"),
-        }
-    }
-}
-
-/// Options of the HTTP endpoints; [`build`](Self::build) makes the [`HealthHandler`].
-///
-/// # Example
-/// ```
-/// use std::time::Duration;
-/// use healthcheck::HealthChecks;
-/// use healthcheck::http::{Details, HttpOptions};
-///
-/// let health = HealthChecks::builder().build()?;
-/// let handler = HttpOptions::new()
-///     .base_path("/health")
-///     .cache_ttl(Duration::from_secs(2))
-///     .details(Details::Token("s3cret".into()))
-///     .build(health)?;
-/// # Ok::<(), healthcheck::Error>(())
-/// ```
-#[derive(Clone)]
-#[must_use]
-pub struct HttpOptions {
-    base_path: String,
-    unhealthy_status: StatusCode,
-    ttl: Duration,
-    details: Details,
-    refresh: Option<Duration>,
-    refresh_checks: Vec<(String, Duration)>,
-    ping: Option<Arc<PingFn>>,
-    store: Option<Arc<dyn ResultStore>>,
-}
-
-impl fmt::Debug for HttpOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpOptions")
-            .field("base_path", &self.base_path)
-            .field("unhealthy_status", &self.unhealthy_status)
-            .field("ttl", &self.ttl)
-            .field("details", &self.details)
-            .field("refresh", &self.refresh)
-            .field("refresh_checks", &self.refresh_checks)
-            .field("custom_ping", &self.ping.is_some())
-            .field("store", &self.store)
-            .finish()
-    }
-}
-
-impl Default for HttpOptions {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl HttpOptions {
-    /// The defaults: endpoints at the root, 503 when unhealthy, results cached for 1 second,
-    /// details shown to everybody, no background refresh, an in-memory store.
-    pub fn new() -> Self {
-        Self {
-            base_path: String::new(),
-            unhealthy_status: StatusCode::SERVICE_UNAVAILABLE,
-            ttl: Duration::from_secs(1),
-            details: Details::Always,
-            refresh: None,
-            refresh_checks: Vec::new(),
-            ping: None,
-            store: None,
-        }
-    }
-
-    /// The path the endpoints sit under, such as `/health` (then `/health/healthcheck`, ...).
-    /// Defaults to none.
-    pub fn base_path(mut self, base: impl Into<String>) -> Self {
-        let base = base.into();
-        self.base_path = format!("/{}", base.trim_matches('/'));
-        if self.base_path == "/" {
-            self.base_path.clear();
-        }
-        self
-    }
-
-    /// The status of `/healthcheck` when the service is unhealthy. Defaults to 503
-    /// (python-panopticon answered 500).
-    pub fn unhealthy_status(mut self, status: StatusCode) -> Self {
-        self.unhealthy_status = status;
-        self
-    }
-
-    /// How long results (and responses) are reused. Defaults to 1 second; zero turns caching
-    /// off (every request runs its checks, still at most once at a time each).
-    pub fn cache_ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = ttl;
-        self
-    }
-
-    /// Who sees the details of a report. Defaults to [`Details::Always`].
-    pub fn details(mut self, details: Details) -> Self {
-        self.details = details;
-        self
-    }
-
-    /// Runs every check in the background every `interval`; requests then only read the latest
-    /// results and never wait for a check.
-    pub fn refresh_every(mut self, interval: Duration) -> Self {
-        self.refresh = Some(interval);
-        self
-    }
-
-    /// Runs one check in the background every `interval` (overrides
-    /// [`refresh_every`](Self::refresh_every) for it).
-    pub fn refresh_check_every(mut self, check: impl Into<String>, interval: Duration) -> Self {
-        self.refresh_checks.push((check.into(), interval));
-        self
-    }
-
-    /// The rule of `/ping`. Defaults to "every liveness check is healthy".
-    pub fn ping<F, Fut>(mut self, ping: F) -> Self
-    where
-        F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = bool> + Send + 'static,
-    {
-        self.ping = Some(Arc::new(move || Box::pin(ping())));
-        self
-    }
-
-    /// Where the latest results are kept. Defaults to a [`MemoryStore`].
-    pub fn store(mut self, store: impl ResultStore + 'static) -> Self {
-        self.store = Some(Arc::new(store));
-        self
-    }
-
-    /// The handler for `health`. Starts the background refresh, if any, on the current Tokio
-    /// runtime (or the SDK's own).
-    ///
-    /// # Errors
-    /// [`Error::UnknownCheck`] when a per-check refresh names a check that does not exist;
-    /// [`Error::InvalidSetting`] for a zero refresh interval; [`Error::Runtime`] when there is no
-    /// runtime for the refresh and the SDK's own cannot start.
-    pub fn build(self, health: HealthChecks) -> Result<HealthHandler, Error> {
-        let mut refresh_intervals = HashMap::new();
-        if let Some(interval) = self.refresh {
-            for check in health.checks() {
-                refresh_intervals.insert(check.name().to_owned(), interval);
-            }
-        }
-        for (name, interval) in &self.refresh_checks {
-            if !health.checks().any(|c| c.name() == name) {
-                return Err(Error::UnknownCheck(name.clone()));
-            }
-            refresh_intervals.insert(name.clone(), *interval);
-        }
-        if let Some((name, _)) = refresh_intervals.iter().find(|(_, i)| i.is_zero()) {
-            return Err(Error::InvalidSetting {
-                setting: "refresh interval",
-                value: "0s".to_owned(),
-                reason: format!("the refresh interval of `{name}` must be longer than zero"),
-            });
-        }
-        let cache_control = if self.ttl.is_zero() {
-            HeaderValue::from_static("no-store")
-        } else {
-            HeaderValue::from_str(&format!("max-age={}", self.ttl.as_secs()))
-                .unwrap_or_else(|_| HeaderValue::from_static("no-store"))
-        };
-        let inner = Arc::new(Inner {
-            store: self
-                .store
-                .clone()
-                .unwrap_or_else(|| Arc::new(MemoryStore::new())),
-            health,
-            options: self,
-            cache_control,
-            responses: RwLock::new(HashMap::new()),
-            slots: (0..Endpoint::SLOTS * 4)
-                .map(|_| RwLock::new(None))
-                .collect(),
-            shutting_down: AtomicBool::new(false),
-            refresh_intervals,
-        });
-        if !inner.refresh_intervals.is_empty() {
-            let refresher = refresh(Arc::downgrade(&inner));
-            match tokio::runtime::Handle::try_current() {
-                Ok(handle) => drop(handle.spawn(refresher)),
-                Err(_) => drop(crate::health::own_runtime()?.spawn(refresher)),
-            }
-        }
-        Ok(HealthHandler { inner })
-    }
-}
 
 /// An HTTP request, as the handler needs it.
 #[derive(Clone, Copy, Debug)]
@@ -287,27 +76,15 @@ impl fmt::Debug for HealthHandler {
     }
 }
 
-struct Inner {
-    health: HealthChecks,
+pub(crate) struct Inner {
+    pub(crate) health: HealthChecks,
     options: HttpOptions,
-    store: Arc<dyn ResultStore>,
+    pub(crate) store: Arc<dyn ResultStore>,
     cache_control: HeaderValue,
-    /// Responses to requests with a query, by path, query and what decides the body.
-    responses: RwLock<HashMap<String, Cached>>,
-    /// Responses to requests without a query: one slot per endpoint, details shown or not, and
-    /// format.
-    slots: Box<[RwLock<Option<Cached>>]>,
+    responses: ResponseCache,
     shutting_down: AtomicBool,
     /// The checks refreshed in the background, with their intervals.
-    refresh_intervals: HashMap<String, Duration>,
-}
-
-#[derive(Clone)]
-struct Cached {
-    status: StatusCode,
-    content_type: &'static str,
-    body: Bytes,
-    expires: Instant,
+    pub(crate) refresh_intervals: HashMap<String, Duration>,
 }
 
 /// The endpoint a path names.
@@ -317,12 +94,6 @@ enum Endpoint {
     Probe(Probe, Option<String>),
     Heartbeat(Probe),
     Ping,
-}
-
-/// Where a cached response is kept.
-enum CacheKey {
-    Slot(usize),
-    Keyed(String),
 }
 
 impl Endpoint {
@@ -370,6 +141,55 @@ enum Format {
 }
 
 impl HealthHandler {
+    /// See [`HttpOptions::build`].
+    pub(crate) fn new(options: HttpOptions, health: HealthChecks) -> Result<Self, Error> {
+        let mut refresh_intervals = HashMap::new();
+        if let Some(interval) = options.refresh {
+            for check in health.checks() {
+                refresh_intervals.insert(check.name().to_owned(), interval);
+            }
+        }
+        for (name, interval) in &options.refresh_checks {
+            if !health.checks().any(|c| c.name() == name) {
+                return Err(Error::UnknownCheck(name.clone()));
+            }
+            refresh_intervals.insert(name.clone(), *interval);
+        }
+        if let Some((name, _)) = refresh_intervals.iter().find(|(_, i)| i.is_zero()) {
+            return Err(Error::InvalidSetting {
+                setting: "refresh interval",
+                value: "0s".to_owned(),
+                reason: format!("the refresh interval of `{name}` must be longer than zero"),
+            });
+        }
+        let cache_control = if options.ttl.is_zero() {
+            HeaderValue::from_static("no-store")
+        } else {
+            HeaderValue::from_str(&format!("max-age={}", options.ttl.as_secs()))
+                .unwrap_or_else(|_| HeaderValue::from_static("no-store"))
+        };
+        let inner = Arc::new(Inner {
+            store: options
+                .store
+                .clone()
+                .unwrap_or_else(|| Arc::new(MemoryStore::new())),
+            health,
+            options,
+            cache_control,
+            responses: ResponseCache::new(Endpoint::SLOTS * 4),
+            shutting_down: AtomicBool::new(false),
+            refresh_intervals,
+        });
+        if !inner.refresh_intervals.is_empty() {
+            let refresher = refresh::run(Arc::downgrade(&inner));
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => drop(handle.spawn(refresher)),
+                Err(_) => drop(crate::health::own_runtime()?.spawn(refresher)),
+            }
+        }
+        Ok(Self { inner })
+    }
+
     /// The path the endpoints sit under (empty for the root).
     #[must_use]
     pub fn base_path(&self) -> &str {
@@ -511,7 +331,7 @@ impl HealthHandler {
                 u8::from(wants_health_json)
             )),
         });
-        if let Some(cached) = key.as_ref().and_then(|key| self.cached(key)) {
+        if let Some(cached) = key.as_ref().and_then(|key| self.inner.responses.get(key)) {
             return self.respond(cached.status, cached.content_type, cached.body, method);
         }
 
@@ -550,7 +370,7 @@ impl HealthHandler {
             Ok((status, content_type, body)) => {
                 let body = Bytes::from(body);
                 if let Some(key) = key {
-                    self.remember(
+                    self.inner.responses.put(
                         key,
                         Cached {
                             status,
@@ -563,49 +383,6 @@ impl HealthHandler {
                 self.respond(status, content_type, body, method)
             }
             Err((status, message)) => self.error(text, status, &message, method),
-        }
-    }
-
-    fn cached(&self, key: &CacheKey) -> Option<Cached> {
-        let cached = match key {
-            CacheKey::Slot(slot) => self.inner.slots[*slot]
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone(),
-            CacheKey::Keyed(key) => self
-                .inner
-                .responses
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(key)
-                .cloned(),
-        };
-        cached.filter(|c| c.expires > Instant::now())
-    }
-
-    fn remember(&self, key: CacheKey, cached: Cached) {
-        match key {
-            CacheKey::Slot(slot) => {
-                *self.inner.slots[slot]
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner) = Some(cached);
-            }
-            CacheKey::Keyed(key) => {
-                let mut responses = self
-                    .inner
-                    .responses
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner);
-                // Queries are the caller's to choose: keep the cache from growing without end.
-                if responses.len() >= 1024 {
-                    let now = Instant::now();
-                    responses.retain(|_, c| c.expires > now);
-                    if responses.len() >= 1024 {
-                        responses.clear();
-                    }
-                }
-                responses.insert(key, cached);
-            }
         }
     }
 
@@ -802,7 +579,7 @@ impl HealthHandler {
             }
         }
         if !stale.is_empty() {
-            let fresh = run_and_store(inner, stale).await;
+            let fresh = refresh::run_and_store(inner, stale).await;
             components.extend(fresh.components);
         }
         let timestamp = DateTime::<Utc>::from(oldest).trunc_subsecs(3);
@@ -886,63 +663,4 @@ impl HealthHandler {
 
 fn is_fresh(checked_at: SystemTime, now: SystemTime, ttl: Duration) -> bool {
     now.duration_since(checked_at).is_ok_and(|age| age < ttl)
-}
-
-/// Runs `names` and stores their results.
-async fn run_and_store(inner: &Inner, names: Vec<String>) -> Report {
-    let selection = Selection::Checks(names);
-    let report = match inner.health.run_selection(&selection).await {
-        Ok(report) => report,
-        Err(error) => {
-            // The names come from the checks themselves: only a runtime failure gets here.
-            tracing::warn!(%error, "the health checks could not run");
-            return inner.health.failed_report(&error.to_string());
-        }
-    };
-    let checked_at = SystemTime::from(report.timestamp);
-    let results = report
-        .components
-        .iter()
-        .map(|(name, component)| {
-            (
-                name.clone(),
-                StoredResult {
-                    component: component.clone(),
-                    checked_at,
-                },
-            )
-        })
-        .collect();
-    inner.store.save(results).await;
-    report
-}
-
-/// Runs the checks that are due, for as long as the handler lives.
-async fn refresh(inner: Weak<Inner>) {
-    let mut next: HashMap<String, Instant> = HashMap::new();
-    loop {
-        let Some(strong) = inner.upgrade() else {
-            return;
-        };
-        let now = Instant::now();
-        let due: Vec<String> = strong
-            .refresh_intervals
-            .iter()
-            .filter(|(name, _)| next.get(*name).is_none_or(|at| *at <= now))
-            .map(|(name, _)| name.clone())
-            .collect();
-        for name in &due {
-            next.insert(name.clone(), now + strong.refresh_intervals[name]);
-        }
-        if !due.is_empty() {
-            run_and_store(&strong, due).await;
-        }
-        let wake = next
-            .values()
-            .min()
-            .copied()
-            .unwrap_or(now + Duration::from_secs(1));
-        drop(strong);
-        tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
-    }
 }

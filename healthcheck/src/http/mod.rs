@@ -34,8 +34,11 @@
 //! # }
 //! ```
 
+mod cache;
 mod handler;
+mod options;
 mod query;
+mod refresh;
 mod render;
 mod store;
 
@@ -52,7 +55,8 @@ pub mod server;
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 
-pub use handler::{Details, HealthHandler, HealthRequest, HealthResponse, HttpOptions};
+pub use handler::{HealthHandler, HealthRequest, HealthResponse};
+pub use options::{Details, HttpOptions};
 pub use store::{MemoryStore, ResultStore, StoreFuture, StoredResult};
 
 /// The paths of the endpoints, in the route syntax of axum and actix-web.

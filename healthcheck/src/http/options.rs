@@ -1,0 +1,179 @@
+//! [`HttpOptions`] and [`Details`]: how the endpoints behave.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::StatusCode;
+
+use crate::error::Error;
+use crate::health::HealthChecks;
+use crate::http::handler::HealthHandler;
+use crate::http::store::ResultStore;
+
+pub(crate) type PingFn = dyn Fn() -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync;
+
+/// Who sees the details (components, messages, timings) of a report.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum Details {
+    /// Everybody (python-panopticon's behaviour). The default.
+    #[default]
+    Always,
+    /// Nobody: callers get the status code and the overall status only.
+    Never,
+    /// Callers that send `Authorization: Bearer <token>`; others get the status only. The token
+    /// is compared in constant time.
+    Token(String),
+}
+
+impl fmt::Debug for Details {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Details::Always => f.write_str("Always"),
+            Details::Never => f.write_str("Never"),
+            Details::Token(_) => f.write_str("Token(***)"),
+        }
+    }
+}
+
+/// Options of the HTTP endpoints; [`build`](Self::build) makes the [`HealthHandler`].
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// use healthcheck::HealthChecks;
+/// use healthcheck::http::{Details, HttpOptions};
+///
+/// let health = HealthChecks::builder().build()?;
+/// let handler = HttpOptions::new()
+///     .base_path("/health")
+///     .cache_ttl(Duration::from_secs(2))
+///     .details(Details::Token("s3cret".into()))
+///     .build(health)?;
+/// # Ok::<(), healthcheck::Error>(())
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct HttpOptions {
+    pub(crate) base_path: String,
+    pub(crate) unhealthy_status: StatusCode,
+    pub(crate) ttl: Duration,
+    pub(crate) details: Details,
+    pub(crate) refresh: Option<Duration>,
+    pub(crate) refresh_checks: Vec<(String, Duration)>,
+    pub(crate) ping: Option<Arc<PingFn>>,
+    pub(crate) store: Option<Arc<dyn ResultStore>>,
+}
+
+impl fmt::Debug for HttpOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpOptions")
+            .field("base_path", &self.base_path)
+            .field("unhealthy_status", &self.unhealthy_status)
+            .field("ttl", &self.ttl)
+            .field("details", &self.details)
+            .field("refresh", &self.refresh)
+            .field("refresh_checks", &self.refresh_checks)
+            .field("custom_ping", &self.ping.is_some())
+            .field("store", &self.store)
+            .finish()
+    }
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HttpOptions {
+    /// The defaults: endpoints at the root, 503 when unhealthy, results cached for 1 second,
+    /// details shown to everybody, no background refresh, an in-memory store.
+    pub fn new() -> Self {
+        Self {
+            base_path: String::new(),
+            unhealthy_status: StatusCode::SERVICE_UNAVAILABLE,
+            ttl: Duration::from_secs(1),
+            details: Details::Always,
+            refresh: None,
+            refresh_checks: Vec::new(),
+            ping: None,
+            store: None,
+        }
+    }
+
+    /// The path the endpoints sit under, such as `/health` (then `/health/healthcheck`, ...).
+    /// Defaults to none.
+    pub fn base_path(mut self, base: impl Into<String>) -> Self {
+        let base = base.into();
+        self.base_path = format!("/{}", base.trim_matches('/'));
+        if self.base_path == "/" {
+            self.base_path.clear();
+        }
+        self
+    }
+
+    /// The status of `/healthcheck` when the service is unhealthy. Defaults to 503
+    /// (python-panopticon answered 500).
+    pub fn unhealthy_status(mut self, status: StatusCode) -> Self {
+        self.unhealthy_status = status;
+        self
+    }
+
+    /// How long results (and responses) are reused. Defaults to 1 second; zero turns caching
+    /// off (every request runs its checks, still at most once at a time each).
+    pub fn cache_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Who sees the details of a report. Defaults to [`Details::Always`].
+    pub fn details(mut self, details: Details) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// Runs every check in the background every `interval`; requests then only read the latest
+    /// results and never wait for a check.
+    pub fn refresh_every(mut self, interval: Duration) -> Self {
+        self.refresh = Some(interval);
+        self
+    }
+
+    /// Runs one check in the background every `interval` (overrides
+    /// [`refresh_every`](Self::refresh_every) for it).
+    pub fn refresh_check_every(mut self, check: impl Into<String>, interval: Duration) -> Self {
+        self.refresh_checks.push((check.into(), interval));
+        self
+    }
+
+    /// The rule of `/ping`. Defaults to "every liveness check is healthy".
+    pub fn ping<F, Fut>(mut self, ping: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = bool> + Send + 'static,
+    {
+        self.ping = Some(Arc::new(move || Box::pin(ping())));
+        self
+    }
+
+    /// Where the latest results are kept. Defaults to a
+    /// [`MemoryStore`](crate::http::MemoryStore).
+    pub fn store(mut self, store: impl ResultStore + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// The handler for `health`. Starts the background refresh, if any, on the current Tokio
+    /// runtime (or the SDK's own).
+    ///
+    /// # Errors
+    /// [`Error::UnknownCheck`] when a per-check refresh names a check that does not exist;
+    /// [`Error::InvalidSetting`] for a zero refresh interval; [`Error::Runtime`] when there is no
+    /// runtime for the refresh and the SDK's own cannot start.
+    pub fn build(self, health: HealthChecks) -> Result<HealthHandler, Error> {
+        HealthHandler::new(self, health)
+    }
+}
