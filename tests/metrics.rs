@@ -604,3 +604,50 @@ fn a_malformed_destination_in_code_is_an_error_too() {
     );
     let _ = Arc::new(());
 }
+
+/// A sink that blocks until released: an agent that stopped reading.
+#[derive(Debug, Default)]
+struct StuckSink {
+    released: std::sync::Mutex<bool>,
+    wake: std::sync::Condvar,
+    sent: std::sync::atomic::AtomicUsize,
+}
+
+impl healthcheck::MetricSink for StuckSink {
+    fn send(&self, _payload: &[u8]) -> std::io::Result<()> {
+        let released = self.released.lock().unwrap_or_else(|e| e.into_inner());
+        let _released = self
+            .wake
+            .wait_while(released, |released| !*released)
+            .unwrap_or_else(|e| e.into_inner());
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_stuck_sink_drops_and_counts_metrics_instead_of_slowing_the_checks() {
+    let sink = Arc::new(StuckSink::default());
+    let health = HealthChecks::builder()
+        .without_registered_checks()
+        .metrics(MetricsConfig::new().sink(Arc::clone(&sink)))
+        .check(Check::new("db", || async { true }))
+        .build()
+        .expect("valid");
+    // More runs than the queue (1024 records) and the thread's batch (64 KiB) hold, while the
+    // metrics thread is stuck in its first send.
+    for _ in 0..3000 {
+        let report = health.run().await;
+        assert!(report.service_healthy);
+    }
+    assert!(health.statsd().dropped() > 0, "the overflow is counted");
+    assert!(
+        !health.flush_metrics(Duration::from_millis(100)).await,
+        "nothing can flush"
+    );
+
+    *sink.released.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    sink.wake.notify_all();
+    assert!(health.flush_metrics(Duration::from_secs(10)).await);
+    assert!(sink.sent.load(Ordering::SeqCst) > 0);
+}

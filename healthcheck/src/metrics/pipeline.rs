@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::check::CheckRef;
 use crate::component::Status;
@@ -104,11 +104,26 @@ impl Pipeline {
 
     /// Waits until everything queued so far has been handed to the sink, or `timeout`.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
         let (done, waiter) = mpsc::channel();
-        if self.queue.send(Message::Flush(done)).is_err() {
-            return false;
+        let mut message = Message::Flush(done);
+        // Never wait past the deadline for room in the queue either.
+        loop {
+            match self.queue.try_send(message) {
+                Ok(()) => break,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(returned)) => {
+                    if Instant::now() >= deadline {
+                        return false;
+                    }
+                    message = returned;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
         }
-        waiter.recv_timeout(timeout).is_ok()
+        waiter
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .is_ok()
     }
 
     /// How many messages were dropped because the queue was full.
