@@ -1,4 +1,4 @@
-//! The endpoints as an [`axum::Router`](::axum::Router), to merge into an application's router.
+//! The endpoints as an [`axum::Router`], to merge into an application's router.
 //!
 //! ```
 //! use healthcheck::{HealthChecks, http::HttpOptions};

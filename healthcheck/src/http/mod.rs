@@ -1,10 +1,9 @@
 //! HTTP endpoints for the health report, for any web framework.
 //!
 //! [`HealthHandler`] is the framework-agnostic core: method, path, query and headers in; status,
-//! headers and body out. Thin adapters mount it in [`axum`](crate::http::axum) (feature `axum`),
-//! [`actix-web`](crate::http::actix) (feature `actix-web`) and any [`tower`](crate::http::tower)
-//! stack (feature `tower`, which also serves hyper); [`server`](crate::http::server) (feature
-//! `server`) runs it on a port of its own.
+//! headers and body out. Thin adapters mount it in [`axum`] (feature `axum`),
+//! [`actix-web`](actix) (feature `actix-web`) and any [`tower`] stack (feature `tower`, which
+//! also serves hyper); [`server`] (feature `server`) runs it on a port of its own.
 //!
 //! # Endpoints (under an optional base path)
 //! | path | answers |

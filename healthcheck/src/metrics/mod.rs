@@ -12,8 +12,8 @@
 //! | `<prefix>.check` | service check | OK / WARNING / CRITICAL | `check`, `group`s; message: the status message |
 //! | `<prefix>.service` | service check | OK / CRITICAL | message: the failing components |
 //!
-//! plus an event when a check goes from healthy to unhealthy ("Healthcheck <name> failed") or
-//! back ("Healthcheck <name> recovered"). Lines are formatted and batched into datagrams on a
+//! plus an event when a check goes from healthy to unhealthy (`Healthcheck <name> failed`) or
+//! back (`Healthcheck <name> recovered`). Lines are formatted and batched into datagrams on a
 //! thread of the SDK's own; the runner never waits on metric I/O.
 
 mod batch;
