@@ -5,7 +5,7 @@ mod support;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use healthcheck::http::server::Server;
@@ -553,8 +553,7 @@ async fn raw_get(address: SocketAddr, target: &str) -> (u16, String) {
     (status, text)
 }
 
-static RELEASE: LazyLock<(Mutex<bool>, Condvar)> =
-    LazyLock::new(|| (Mutex::new(false), Condvar::new()));
+static RELEASE: LazyLock<support::Gate> = LazyLock::new(support::Gate::default);
 static REFRESHED_CALLS: AtomicUsize = AtomicUsize::new(0);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -565,11 +564,7 @@ async fn with_background_refresh_requests_never_wait_for_a_check() {
         .check(
             Check::blocking("gated", || {
                 REFRESHED_CALLS.fetch_add(1, Ordering::SeqCst);
-                let (released, condvar) = &*RELEASE;
-                let guard = released.lock().unwrap_or_else(|e| e.into_inner());
-                let _guard = condvar
-                    .wait_while(guard, |released| !*released)
-                    .unwrap_or_else(|e| e.into_inner());
+                RELEASE.wait();
                 true
             })
             .timeout(Duration::from_secs(30)),
@@ -603,9 +598,7 @@ async fn with_background_refresh_requests_never_wait_for_a_check() {
     );
     assert_eq!(pending[0].header("cache-control"), Some("no-store"));
 
-    let (released, condvar) = &*RELEASE;
-    *released.lock().unwrap_or_else(|e| e.into_inner()) = true;
-    condvar.notify_all();
+    RELEASE.open();
     let started = Instant::now();
     loop {
         let response = tokio::task::spawn_blocking(move || get(address, "/readyz/gated"))

@@ -1,11 +1,14 @@
 //! Concurrency, timeouts, hangs and single flight: no failure of a check can make the report
 //! fail, hang, or lose another component, and a hung check never piles up executions.
 
+mod support;
+
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, LazyLock, Mutex};
 use std::time::Duration;
 
 use healthcheck::{Check, HealthChecks, Report, Status, healthcheck};
+use support::Gate;
 
 /// Fails the test instead of hanging it.
 async fn within<T>(limit: Duration, future: impl Future<Output = T>) -> T {
@@ -171,14 +174,7 @@ async fn the_default_timeout_applies_to_checks_without_one() {
 // --- Hung checks asked for again and again: one execution in flight, shared. ---
 
 static BLOCKING_HANG_CALLS: AtomicUsize = AtomicUsize::new(0);
-static RELEASE: LazyLock<(Mutex<bool>, Condvar)> =
-    LazyLock::new(|| (Mutex::new(false), Condvar::new()));
-
-fn release_hung_checks() {
-    let (released, condvar) = &*RELEASE;
-    *released.lock().unwrap_or_else(|e| e.into_inner()) = true;
-    condvar.notify_all();
-}
+static RELEASE: LazyLock<Gate> = LazyLock::new(Gate::default);
 
 /// Releases the hung checks even when an assertion fails, so that a failing test fails instead
 /// of waiting for ever on the runtime's blocking threads.
@@ -186,7 +182,7 @@ struct ReleaseOnDrop;
 
 impl Drop for ReleaseOnDrop {
     fn drop(&mut self) {
-        release_hung_checks();
+        RELEASE.open();
     }
 }
 
@@ -194,11 +190,7 @@ impl Drop for ReleaseOnDrop {
 #[healthcheck(groups = ["blocking_hang"], timeout = "30ms")]
 fn blocking_hangs() -> bool {
     BLOCKING_HANG_CALLS.fetch_add(1, Ordering::SeqCst);
-    let (released, condvar) = &*RELEASE;
-    let guard = released.lock().unwrap_or_else(|e| e.into_inner());
-    let _guard = condvar
-        .wait_while(guard, |released| !*released)
-        .unwrap_or_else(|e| e.into_inner());
+    RELEASE.wait();
     true
 }
 
@@ -233,7 +225,7 @@ async fn a_hung_blocking_check_runs_once_however_often_it_is_asked_for() {
     );
 
     // Once it returns, the next run starts a new execution.
-    release_hung_checks();
+    RELEASE.open();
     tokio::time::sleep(Duration::from_millis(50)).await;
     let report = run_group("blocking_hang").await;
     assert_eq!(report.components["blocking_hangs"].status, Status::Healthy);

@@ -49,9 +49,9 @@ pub(crate) struct Outcome {
 
 /// Runs `checks` and returns their outcomes, in the same order.
 pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<Outcome> {
-    let mut results: Vec<Option<Component>> = Vec::with_capacity(checks.len());
-    let mut waiting: Vec<(usize, Arc<Shared>)> = Vec::new();
-    let mut joined: Vec<usize> = Vec::new();
+    let mut results: Vec<Option<Outcome>> = Vec::with_capacity(checks.len());
+    // Each pending check, with whether this run started its execution.
+    let mut waiting: Vec<(usize, Arc<Shared>, bool)> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
 
     for (index, &check) in checks.iter().enumerate() {
@@ -60,8 +60,7 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
         let make = match check.flight.begin(started, timeout) {
             Begin::Join(shared) => {
                 results.push(None);
-                waiting.push((index, shared));
-                joined.push(index);
+                waiting.push((index, shared, false));
                 continue;
             }
             Begin::Owner => match check.body() {
@@ -71,7 +70,7 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
                     let shared = check.flight.take_off(started, timeout);
                     jobs.push(Job::new(Landing::new(check.clone(), Arc::clone(&shared))));
                     results.push(None);
-                    waiting.push((index, shared));
+                    waiting.push((index, shared, true));
                     continue;
                 }
             },
@@ -91,19 +90,19 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
                     result.response_time_or(took)
                 };
                 check.flight.land(&component);
-                results.push(Some(component));
+                results.push(executed(component));
             }
             FirstPoll::Pending(future) => {
                 let shared = check.flight.take_off(started, timeout);
                 let landing = Landing::new(check.clone(), Arc::clone(&shared));
                 tokio::spawn(finish_in_background(future, landing, started));
                 results.push(None);
-                waiting.push((index, shared));
+                waiting.push((index, shared, true));
             }
             FirstPoll::Panicked(payload) => {
                 let component = panicked(&*payload, started.elapsed());
                 check.flight.land(&component);
-                results.push(Some(component));
+                results.push(executed(component));
             }
         }
     }
@@ -113,21 +112,29 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
     }
     // Every wait ends by its check's deadline, whatever the order. The last ones started are
     // the likeliest to finish last: waiting for them first finds the others already done.
-    for (index, shared) in waiting.into_iter().rev() {
-        results[index] = Some(shared.wait().await);
+    for (index, shared, executed) in waiting.into_iter().rev() {
+        let component = shared.wait().await;
+        results[index] = Some(Outcome {
+            component,
+            executed,
+        });
     }
-    let mut outcomes: Vec<Outcome> = results
+    results
         .into_iter()
-        .map(|result| Outcome {
-            component: result
-                .unwrap_or_else(|| Component::unhealthy("the check produced no result")),
-            executed: true,
+        .map(|result| {
+            result.unwrap_or_else(|| Outcome {
+                component: Component::unhealthy("the check produced no result"),
+                executed: true,
+            })
         })
-        .collect();
-    for index in joined {
-        outcomes[index].executed = false;
-    }
-    outcomes
+        .collect()
+}
+
+fn executed(component: Component) -> Option<Outcome> {
+    Some(Outcome {
+        component,
+        executed: true,
+    })
 }
 
 enum FirstPoll {

@@ -258,3 +258,27 @@ pub fn parse_event(line: &str) -> Option<Event> {
         tags,
     })
 }
+
+/// A gate that holds blocking checks until the test opens it: a dependency that hangs.
+#[derive(Default)]
+pub struct Gate {
+    open: std::sync::Mutex<bool>,
+    opened: std::sync::Condvar,
+}
+
+impl Gate {
+    /// Blocks until the gate is open.
+    pub fn wait(&self) {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let _open = self
+            .opened
+            .wait_while(open, |open| !*open)
+            .unwrap_or_else(|e| e.into_inner());
+    }
+
+    /// Opens the gate for good.
+    pub fn open(&self) {
+        *self.open.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.opened.notify_all();
+    }
+}
