@@ -207,10 +207,12 @@ async fn a_hung_blocking_check_runs_once_however_often_it_is_asked_for() {
         // Ten callers at once, five rounds one after another.
         for report in concurrent_runs(&health, "blocking_hang", 10).await {
             let hung = &report.components["blocking_hangs"];
-            assert_eq!(
-                hung.status_message.as_deref(),
-                Some("timed out after 30ms"),
-                "round {round}"
+            // Callers that come once the execution has run past their timeout are told so.
+            let message = hung.status_message.as_deref().unwrap_or_default();
+            assert!(
+                message == "timed out after 30ms"
+                    || message.starts_with("timed out after 30ms (still running since "),
+                "round {round}: {message}"
             );
             assert_eq!(
                 report.components["blocking_hang_neighbour"].status,

@@ -14,8 +14,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::component::Component;
-use crate::flight::Flight;
 use crate::outcome::IntoComponent;
+use crate::run::flight::Flight;
 
 /// A boxed, sendable future that yields a [`Component`].
 pub type BoxFuture = Pin<Box<dyn Future<Output = Component> + Send + 'static>>;

@@ -14,8 +14,7 @@ use crate::error::Error;
 use crate::metrics::{CheckRecord, Message, MetricsConfig, Pipeline, RunRecord, Statsd};
 use crate::registry;
 use crate::report::{ComponentReport, Report, default_reduce};
-use crate::runner;
-use crate::selection::Selection;
+use crate::run::{self as runner, selection::Selection};
 
 /// The timeout of a check that sets none, unless configured otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);

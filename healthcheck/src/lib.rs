@@ -49,19 +49,16 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod blocking;
 mod check;
 mod component;
 mod error;
-mod flight;
 mod health;
 pub mod http;
 pub mod metrics;
 mod outcome;
 mod registry;
 mod report;
-mod runner;
-mod selection;
+mod run;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -75,4 +72,4 @@ pub use healthcheck_macros::healthcheck;
 pub use metrics::{CaptureSink, Destination, MetricSink, MetricsConfig, Statsd};
 pub use outcome::IntoComponent;
 pub use report::{ComponentReport, Report, default_reduce};
-pub use selection::Selection;
+pub use run::selection::Selection;

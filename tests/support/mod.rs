@@ -34,6 +34,12 @@ pub fn ran_in_child(test: &str, env: &[(&str, &str)]) -> bool {
 /// Runs one test of this binary in a child process, with `env` set and the variables of
 /// Datadog and of the SDK cleared, and returns what it printed.
 pub fn child(test: &str, env: &[(&str, &str)]) -> std::process::Output {
+    child_command(test, env).output().expect("the child runs")
+}
+
+/// The command that runs one test of this binary in a child process, with `env` set and the
+/// variables of Datadog and of the SDK cleared, for a test that drives the child itself.
+pub fn child_command(test: &str, env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(std::env::current_exe().expect("the test binary"));
     command
         .args([test, "--exact", "--test-threads=1"])
@@ -43,10 +49,8 @@ pub fn child(test: &str, env: &[(&str, &str)]) -> std::process::Output {
             command.env_remove(name);
         }
     }
+    command.envs(env.iter().copied());
     command
-        .envs(env.iter().copied())
-        .output()
-        .expect("the child runs")
 }
 
 /// A DogStatsD "agent": a real socket that the test binds and reads.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::http::handler::Inner;
 use crate::http::store::StoredResult;
 use crate::report::Report;
-use crate::selection::Selection;
+use crate::run::selection::Selection;
 
 /// Runs `names` and stores their results.
 pub(crate) async fn run_and_store(inner: &Inner, names: Vec<String>) -> Report {

@@ -1,12 +1,18 @@
-//! Runs a selection of checks concurrently, each under its timeout, and times each call.
+//! Running checks: a selection of checks run concurrently, each under its timeout, each call
+//! timed.
 //!
 //! Async checks are polled once inline, in the caller's task: a check that is ready at once (most
 //! in-memory checks) costs one call and no task. A check that is still pending goes on in a task
-//! of its own, under a deadline. Blocking checks run on the blocking thread pool (see
-//! [`blocking`](crate::blocking)). Every execution goes through the check's [`Flight`], so a
-//! check is in flight at most once, whoever asks.
+//! of its own, under a deadline. Blocking checks run on threads of the SDK's own (see
+//! [`blocking`]), which never keep the process from exiting. Every execution goes through the
+//! check's [`Flight`], so a check is in flight at most once, whoever asks; [`selection`] says
+//! which checks a run covers.
 //!
-//! [`Flight`]: crate::flight::Flight
+//! [`Flight`]: flight::Flight
+
+pub(crate) mod blocking;
+pub(crate) mod flight;
+pub(crate) mod selection;
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -16,10 +22,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 
-use crate::blocking::{self, Job};
 use crate::check::{Body, BoxFuture, CheckRef};
 use crate::component::Component;
-use crate::flight::{Begin, Landing, Shared};
+use blocking::Job;
+use flight::{Begin, Landing, Shared};
 
 /// The component of a check that did not finish within `timeout`.
 pub(crate) fn timed_out(timeout: Duration) -> Component {
@@ -47,20 +53,50 @@ pub(crate) struct Outcome {
     pub(crate) executed: bool,
 }
 
+/// A check this run waits for: its index, the execution, the caller's own deadline and timeout,
+/// and whether this run started the execution.
+struct Waiting {
+    index: usize,
+    shared: Arc<Shared>,
+    deadline: Instant,
+    timeout: Duration,
+    executed: bool,
+    /// An async execution, driven by a task that ends it at its deadline.
+    driven: bool,
+}
+
+/// How long a caller whose deadline has come waits for an async execution's task to publish
+/// the result it is giving at that same deadline.
+const LANDING_GRACE: Duration = Duration::from_millis(20);
+
 /// Runs `checks` and returns their outcomes, in the same order.
 pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<Outcome> {
     let mut results: Vec<Option<Outcome>> = Vec::with_capacity(checks.len());
-    // Each pending check, with whether this run started its execution.
-    let mut waiting: Vec<(usize, Arc<Shared>, bool)> = Vec::new();
+    let mut waiting: Vec<Waiting> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
 
     for (index, &check) in checks.iter().enumerate() {
         let timeout = check.timeout().unwrap_or(default_timeout);
         let started = Instant::now();
+        let deadline = started + timeout;
         let make = match check.flight.begin(started, timeout) {
             Begin::Join(shared) => {
                 results.push(None);
-                waiting.push((index, shared, false));
+                waiting.push(Waiting {
+                    index,
+                    shared,
+                    deadline,
+                    timeout,
+                    executed: false,
+                    driven: !check.is_blocking(),
+                });
+                continue;
+            }
+            Begin::Overdue(component) => {
+                results.push(Some(Outcome {
+                    component,
+                    executed: false,
+                }));
                 continue;
             }
             Begin::Owner => match check.body() {
@@ -70,7 +106,14 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
                     let shared = check.flight.take_off(started, timeout);
                     jobs.push(Job::new(Landing::new(check.clone(), Arc::clone(&shared))));
                     results.push(None);
-                    waiting.push((index, shared, true));
+                    waiting.push(Waiting {
+                        index,
+                        shared,
+                        deadline,
+                        timeout,
+                        executed: true,
+                        driven: false,
+                    });
                     continue;
                 }
             },
@@ -95,9 +138,16 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
             FirstPoll::Pending(future) => {
                 let shared = check.flight.take_off(started, timeout);
                 let landing = Landing::new(check.clone(), Arc::clone(&shared));
-                tokio::spawn(finish_in_background(future, landing, started));
+                tokio::spawn(finish_in_background(future, landing));
                 results.push(None);
-                waiting.push((index, shared, true));
+                waiting.push(Waiting {
+                    index,
+                    shared,
+                    deadline,
+                    timeout,
+                    executed: true,
+                    driven: true,
+                });
             }
             FirstPoll::Panicked(payload) => {
                 let component = panicked(&*payload, started.elapsed());
@@ -110,13 +160,19 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
     if !jobs.is_empty() {
         blocking::dispatch(jobs);
     }
-    // Every wait ends by its check's deadline, whatever the order. The last ones started are
+    // Every wait ends by its caller's deadline, whatever the order. The last ones started are
     // the likeliest to finish last: waiting for them first finds the others already done.
-    for (index, shared, executed) in waiting.into_iter().rev() {
-        let component = shared.wait().await;
-        results[index] = Some(Outcome {
+    for wait in waiting.into_iter().rev() {
+        let mut component = wait.shared.wait_until(wait.deadline).await;
+        if component.is_none() && wait.driven && wait.shared.deadline() <= wait.deadline {
+            // The execution's deadline came with ours: its task is ending it and publishing
+            // right now. Its result frees the check first, so the next run starts afresh.
+            component = wait.shared.wait_until(Instant::now() + LANDING_GRACE).await;
+        }
+        let component = component.unwrap_or_else(|| timed_out(wait.timeout));
+        results[wait.index] = Some(Outcome {
             component,
-            executed,
+            executed: wait.executed,
         });
     }
     results
@@ -156,17 +212,37 @@ fn poll_once(make: &dyn Fn() -> BoxFuture) -> FirstPoll {
     attempt.unwrap_or_else(FirstPoll::Panicked)
 }
 
-/// Drives a pending check to its end or its deadline, and publishes the result.
-async fn finish_in_background(future: BoxFuture, landing: Landing, started: Instant) {
-    let deadline = tokio::time::Instant::from_std(landing.shared().deadline());
-    let timeout = landing.shared().timeout();
-    let outcome = tokio::time::timeout_at(deadline, AssertUnwindSafe(future).catch_unwind()).await;
+/// Drives a pending check to its end or its deadline, and publishes the result. The deadline
+/// may move later while it runs (a caller with a longer timeout joined): it is read again each
+/// time it comes.
+async fn finish_in_background(future: BoxFuture, landing: Landing) {
+    let started = landing.shared().started();
+    let mut future = AssertUnwindSafe(future).catch_unwind();
+    let outcome = loop {
+        let deadline = tokio::time::Instant::from_std(landing.shared().deadline());
+        match tokio::time::timeout_at(deadline, &mut future).await {
+            Ok(outcome) => break Some(outcome),
+            Err(_) if landing.shared().deadline() > Instant::now() => {}
+            Err(_) => break None,
+        }
+    };
     let took = started.elapsed();
     landing.check().record_run(took);
     let component = match outcome {
-        Ok(Ok(component)) => component.response_time_or(took),
-        Ok(Err(payload)) => panicked(&*payload, took),
-        Err(_) => timed_out(timeout),
+        Some(Ok(component)) => component.response_time_or(took),
+        Some(Err(payload)) => panicked(&*payload, took),
+        None => {
+            // Dropped here, where a panic in its destructor is caught: a check that panics when
+            // cancelled still timed out.
+            let dropped = catch_unwind(AssertUnwindSafe(move || drop(future)));
+            if dropped.is_err() {
+                tracing::debug!(
+                    check = landing.check().name(),
+                    "a timed-out health check panicked while it was dropped"
+                );
+            }
+            timed_out(landing.shared().budget())
+        }
     };
     landing.land(component);
 }

@@ -1,4 +1,9 @@
-//! Blocking checks on the blocking thread pool, without one pool hop per check.
+//! Blocking checks on threads of the SDK's own, without one thread hop per check.
+//!
+//! The threads are plain detached threads, not Tokio's blocking pool: a runtime waits for its
+//! blocking pool when it shuts down, so a hung check there would keep a `#[tokio::main]`
+//! program from exiting when `main` returns. Ours never hold the process, and a thread that has
+//! had no work for a while ends.
 //!
 //! The blocking checks of one run share a queue. Checks that are slow or new to us each get a
 //! worker of their own, so they all run at once; checks whose last run was quick share one
@@ -7,15 +12,16 @@
 //! waiting in the queue, so a stuck check delays the others by about a millisecond, not by its
 //! timeout.
 
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::check::Body;
 use crate::component::Component;
-use crate::flight::Landing;
-use crate::runner::panicked;
+use crate::run::flight::Landing;
+use crate::run::panicked;
 
 /// A check whose last run took less than this shares a worker with the other quick ones.
 const QUICK: Duration = Duration::from_micros(100);
@@ -87,9 +93,94 @@ impl Queue {
 
 fn spawn_worker(queue: &Arc<Queue>) {
     let queue = Arc::clone(queue);
-    // If the runtime is shutting down the closure is dropped unrun; the queue's jobs then
-    // publish that they were aborted when the last worker lets go of it.
-    drop(tokio::task::spawn_blocking(move || queue.work()));
+    // If no thread can run it, the closure is dropped unrun; the queue's jobs then publish that
+    // they were abandoned when the last worker lets go of it.
+    POOL.execute(Box::new(move || queue.work()));
+}
+
+/// How long a thread of the pool waits for work before it ends.
+const IDLE: Duration = Duration::from_secs(10);
+
+type Task = Box<dyn FnOnce() + Send>;
+
+/// The SDK's threads for blocking checks: as many as the work needs, each ending after
+/// [`IDLE`] without work.
+struct Pool {
+    state: Mutex<PoolState>,
+    work: Condvar,
+}
+
+struct PoolState {
+    tasks: VecDeque<Task>,
+    /// Threads waiting for work.
+    idle: usize,
+}
+
+static POOL: Pool = Pool {
+    state: Mutex::new(PoolState {
+        tasks: VecDeque::new(),
+        idle: 0,
+    }),
+    work: Condvar::new(),
+};
+
+impl Pool {
+    fn state(&self) -> MutexGuard<'_, PoolState> {
+        // Tasks run outside the lock, and nothing under it panics.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn execute(&'static self, task: Task) {
+        let mut state = self.state();
+        state.tasks.push_back(task);
+        if state.idle >= state.tasks.len() {
+            drop(state);
+            self.work.notify_one();
+            return;
+        }
+        drop(state);
+        let spawned = std::thread::Builder::new()
+            .name("healthcheck-blocking".to_owned())
+            .spawn(move || self.serve());
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "could not start a thread for blocking health checks");
+            // Unless a thread is there to take it, give the task up: its checks then report
+            // that they were abandoned instead of waiting for ever.
+            let mut state = self.state();
+            if state.idle == 0 {
+                let abandoned: Vec<Task> = state.tasks.drain(..).collect();
+                drop(state);
+                drop(abandoned);
+            }
+        }
+    }
+
+    fn serve(&self) {
+        loop {
+            let mut state = self.state();
+            let task = loop {
+                if let Some(task) = state.tasks.pop_front() {
+                    break Some(task);
+                }
+                state.idle += 1;
+                let (next, waited) = self
+                    .work
+                    .wait_timeout(state, IDLE)
+                    .unwrap_or_else(PoisonError::into_inner);
+                state = next;
+                state.idle -= 1;
+                if waited.timed_out() && state.tasks.is_empty() {
+                    break None;
+                }
+            };
+            drop(state);
+            let Some(task) = task else {
+                return;
+            };
+            // A job catches its check's panic; this only keeps the thread for the next task.
+            let _ = catch_unwind(AssertUnwindSafe(task));
+        }
+    }
 }
 
 /// Runs `jobs` on the blocking pool. Each job publishes its own result.

@@ -1,0 +1,308 @@
+//! Single flight per check: at most one execution of a check is in flight at a time, and every
+//! caller that asks for it meanwhile shares that execution's result, each under its own
+//! deadline.
+//!
+//! The uncontended path allocates nothing: the owner marks the check as being polled, polls its
+//! future once inline, and goes back to idle. Only when the execution has to go on in the
+//! background (its future is pending, or it is blocking) or another caller joins does a shared
+//! result cell exist.
+//!
+//! An execution frees its check *before* it publishes its result, so a caller that comes after
+//! the result always starts a new execution: single flight shares executions in flight, never
+//! finished ones.
+//!
+//! Callers may have different timeouts (two [`HealthChecks`](crate::HealthChecks) with different
+//! defaults share the flights of the `#[healthcheck]` functions). Each caller waits until its own
+//! deadline; the execution itself runs until the longest timeout of its callers has passed since
+//! it started, so a short-timeout caller never cuts short a long-timeout one, and a caller that
+//! comes when the execution has already run for longer than its own timeout is told so at once.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use crate::component::Component;
+use crate::report::HumanDuration;
+
+/// The single-flight state of one check.
+#[derive(Debug)]
+pub(crate) struct Flight {
+    slot: Mutex<Slot>,
+}
+
+#[derive(Debug)]
+enum Slot {
+    Idle,
+    /// The owner is polling the check's future for the first time.
+    Polling {
+        started: Instant,
+        timeout: Duration,
+    },
+    /// The execution goes on; its result will be published here.
+    Running(Arc<Shared>),
+}
+
+/// What [`Flight::begin`] made of the caller.
+pub(crate) enum Begin {
+    /// The caller owns a new execution.
+    Owner,
+    /// An execution is in flight: wait for its result, until the caller's own deadline.
+    Join(Arc<Shared>),
+    /// An execution is in flight and has already run for longer than the caller's timeout: the
+    /// caller's answer, at once.
+    Overdue(Component),
+}
+
+impl Flight {
+    pub(crate) const fn new() -> Self {
+        Self {
+            slot: Mutex::new(Slot::Idle),
+        }
+    }
+
+    fn slot(&self) -> MutexGuard<'_, Slot> {
+        // No code that can panic runs under this lock, so a poisoned lock is still consistent.
+        self.slot.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts an execution, or joins the one in flight, for a caller that started at `started`
+    /// with `timeout`.
+    pub(crate) fn begin(&self, started: Instant, timeout: Duration) -> Begin {
+        let mut slot = self.slot();
+        let shared = match &*slot {
+            Slot::Idle => {
+                *slot = Slot::Polling { started, timeout };
+                return Begin::Owner;
+            }
+            Slot::Polling {
+                started: owner_started,
+                timeout: owner_timeout,
+            } => {
+                let shared = Arc::new(Shared::new(*owner_started, *owner_timeout));
+                *slot = Slot::Running(Arc::clone(&shared));
+                shared
+            }
+            Slot::Running(shared) => Arc::clone(shared),
+        };
+        drop(slot);
+        let age = started.saturating_duration_since(shared.started);
+        if age >= timeout {
+            return Begin::Overdue(overdue(timeout, age));
+        }
+        shared.extend(timeout);
+        Begin::Join(shared)
+    }
+
+    /// The owner's execution finished inline: free the check, then hand the result to anyone
+    /// who joined meanwhile.
+    pub(crate) fn land(&self, result: &Component) {
+        let previous = std::mem::replace(&mut *self.slot(), Slot::Idle);
+        if let Slot::Running(shared) = previous {
+            shared.publish(result.clone());
+        }
+    }
+
+    /// The owner's execution goes on in the background; returns where its result goes.
+    pub(crate) fn take_off(&self, started: Instant, timeout: Duration) -> Arc<Shared> {
+        let mut slot = self.slot();
+        if let Slot::Running(shared) = &*slot {
+            return Arc::clone(shared);
+        }
+        let shared = Arc::new(Shared::new(started, timeout));
+        *slot = Slot::Running(Arc::clone(&shared));
+        shared
+    }
+
+    /// Frees the check, if `shared` is still its execution in flight.
+    fn end(&self, shared: &Arc<Shared>) {
+        let mut slot = self.slot();
+        if matches!(&*slot, Slot::Running(current) if Arc::ptr_eq(current, shared)) {
+            *slot = Slot::Idle;
+        }
+    }
+}
+
+/// The answer of a caller that came to an execution older than its own timeout.
+fn overdue(timeout: Duration, age: Duration) -> Component {
+    Component::unhealthy(format!(
+        "timed out after {} (still running since {})",
+        humantime::format_duration(timeout),
+        HumanDuration(age)
+    ))
+    .response_time_or(timeout)
+}
+
+/// The result of one execution, shared by all its callers.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    started: Instant,
+    /// How long after `started` the execution may run: the longest timeout of its callers, in
+    /// nanoseconds. It only grows.
+    budget_nanos: AtomicU64,
+    result: OnceLock<Component>,
+    published: Notify,
+}
+
+impl Shared {
+    fn new(started: Instant, timeout: Duration) -> Self {
+        Self {
+            started,
+            budget_nanos: AtomicU64::new(nanos(timeout)),
+            result: OnceLock::new(),
+            published: Notify::new(),
+        }
+    }
+
+    /// Lets the execution run for `timeout` from its start, if that is longer than it may
+    /// already. Measured from the start, not from the caller's arrival: a check that hangs is
+    /// still given up on and started afresh, however many callers keep joining it.
+    fn extend(&self, timeout: Duration) {
+        self.budget_nanos
+            .fetch_max(nanos(timeout), Ordering::AcqRel);
+    }
+
+    pub(crate) const fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// How long the execution may run: the longest timeout among its callers, measured from
+    /// its start.
+    pub(crate) fn budget(&self) -> Duration {
+        Duration::from_nanos(self.budget_nanos.load(Ordering::Acquire))
+    }
+
+    /// When the execution is given up on, unless a caller with a later deadline joins.
+    pub(crate) fn deadline(&self) -> Instant {
+        self.started + self.budget()
+    }
+
+    /// Publishes the result; the first one published wins.
+    fn publish(&self, component: Component) {
+        if self.result.set(component).is_ok() {
+            self.published.notify_waiters();
+        }
+    }
+
+    /// Waits for the result, at most until `deadline`; `None` when the deadline came first.
+    pub(crate) async fn wait_until(&self, deadline: Instant) -> Option<Component> {
+        // Most results are in by the time they are asked for: no timer, no waiting.
+        if let Some(component) = self.result.get() {
+            return Some(component.clone());
+        }
+        let published = async {
+            loop {
+                let notified = self.published.notified();
+                let mut notified = std::pin::pin!(notified);
+                // Registered before the check below, so a result published in between still
+                // wakes us.
+                notified.as_mut().enable();
+                if let Some(component) = self.result.get() {
+                    return component.clone();
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), published)
+            .await
+            .ok()
+            // A result published right at the deadline still counts.
+            .or_else(|| self.result.get().cloned())
+    }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Ends a background execution: frees the check for the next execution, then publishes the
+/// result. Dropped without [`Landing::land`] (a runtime shutting down drops unfinished work), it
+/// publishes that the execution was abandoned, so that nobody waits for nothing.
+#[derive(Debug)]
+pub(crate) struct Landing {
+    check: crate::check::CheckRef,
+    shared: Arc<Shared>,
+}
+
+impl Landing {
+    pub(crate) const fn new(check: crate::check::CheckRef, shared: Arc<Shared>) -> Self {
+        Self { check, shared }
+    }
+
+    pub(crate) const fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub(crate) fn check(&self) -> &crate::check::CheckDef {
+        &self.check
+    }
+
+    pub(crate) fn land(self, component: Component) {
+        self.check.flight.end(&self.shared);
+        self.shared.publish(component);
+    }
+}
+
+impl Drop for Landing {
+    fn drop(&mut self) {
+        if self.shared.result.get().is_none() {
+            self.check.flight.end(&self.shared);
+            self.shared.publish(
+                Component::unhealthy(
+                    "the check's execution was abandoned before it finished (its runtime shut \
+                     down)",
+                )
+                .response_time_or(self.shared.started.elapsed()),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finished_execution_is_never_joined() {
+        let flight = Flight::new();
+        let now = Instant::now();
+        let second = Duration::from_secs(1);
+        assert!(matches!(flight.begin(now, second), Begin::Owner));
+        let shared = flight.take_off(now, second);
+        flight.end(&shared);
+        shared.publish(Component::healthy());
+        assert!(matches!(flight.begin(Instant::now(), second), Begin::Owner));
+    }
+
+    #[test]
+    fn joiners_extend_the_deadline_and_overdue_callers_are_told() {
+        let flight = Flight::new();
+        let start = Instant::now();
+        assert!(matches!(
+            flight.begin(start, Duration::from_millis(500)),
+            Begin::Owner
+        ));
+        let shared = flight.take_off(start, Duration::from_millis(500));
+        assert_eq!(shared.budget(), Duration::from_millis(500));
+        let later = start + Duration::from_millis(100);
+        let Begin::Join(joined) = flight.begin(later, Duration::from_secs(10)) else {
+            panic!("a caller within its timeout joins");
+        };
+        assert!(Arc::ptr_eq(&joined, &shared));
+        assert_eq!(shared.budget(), Duration::from_secs(10));
+        // A shorter caller does not shorten it.
+        let _ = flight.begin(later, Duration::from_millis(200));
+        assert_eq!(shared.budget(), Duration::from_secs(10));
+
+        let much_later = start + Duration::from_millis(3_100);
+        let Begin::Overdue(answer) = flight.begin(much_later, Duration::from_millis(200)) else {
+            panic!("a caller that comes past its own timeout is answered at once");
+        };
+        assert_eq!(
+            answer.status_message(),
+            Some("timed out after 200ms (still running since 3.10 s)")
+        );
+        assert_eq!(answer.response_time(), Some(Duration::from_millis(200)));
+    }
+}
