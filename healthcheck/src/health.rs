@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -300,6 +301,14 @@ impl HealthChecks {
         self.inner.checks.iter().map(|c| &**c)
     }
 
+    /// The check named `name`, if there is one.
+    #[must_use]
+    pub fn check(&self, name: &str) -> Option<&CheckDef> {
+        let checks = &self.inner.checks;
+        let index = checks.binary_search_by(|c| c.name().cmp(name)).ok()?;
+        Some(&checks[index])
+    }
+
     /// The group names, sorted.
     pub fn groups(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
         self.inner.groups.keys().map(String::as_str)
@@ -505,7 +514,15 @@ impl HealthChecks {
         components: BTreeMap<String, ComponentReport>,
     ) -> Report {
         let status = match &self.inner.reduce {
-            Some(reduce) => reduce(&components),
+            Some(reduce) => {
+                catch_unwind(AssertUnwindSafe(|| reduce(&components))).unwrap_or_else(|_| {
+                    // Nothing vouches for the service then: never report it healthy.
+                    tracing::error!(
+                        "the reduce function panicked; the service is reported unhealthy"
+                    );
+                    Status::Unhealthy
+                })
+            }
             None => default_reduce(&components),
         };
         Report {

@@ -20,10 +20,10 @@ use crate::health::HealthChecks;
 use crate::http::cache::{CacheKey, Cached, ResponseCache};
 use crate::http::options::{Details, HttpOptions};
 use crate::http::query::{self, QueryError};
-use crate::http::refresh;
+use crate::http::refresh::{self, Refreshed};
 use crate::http::render;
 use crate::http::store::{MemoryStore, ResultStore};
-use crate::report::{ComponentReport, Report};
+use crate::report::{ComponentReport, HumanDuration, Report};
 
 /// An HTTP request, as the handler needs it.
 #[derive(Clone, Copy, Debug)]
@@ -83,8 +83,8 @@ pub(crate) struct Inner {
     cache_control: HeaderValue,
     responses: ResponseCache,
     shutting_down: AtomicBool,
-    /// The checks refreshed in the background, with their intervals.
-    pub(crate) refresh_intervals: HashMap<String, Duration>,
+    /// The checks refreshed in the background, with their schedules.
+    pub(crate) refresh_intervals: HashMap<String, Refreshed>,
 }
 
 /// The endpoint a path names.
@@ -146,16 +146,17 @@ impl HealthHandler {
         let mut refresh_intervals = HashMap::new();
         if let Some(interval) = options.refresh {
             for check in health.checks() {
-                refresh_intervals.insert(check.name().to_owned(), interval);
+                let refreshed = Refreshed::new(interval, check, &health);
+                refresh_intervals.insert(check.name().to_owned(), refreshed);
             }
         }
         for (name, interval) in &options.refresh_checks {
-            if !health.checks().any(|c| c.name() == name) {
-                return Err(Error::UnknownCheck(name.clone()));
-            }
-            refresh_intervals.insert(name.clone(), *interval);
+            let check = health
+                .check(name)
+                .ok_or_else(|| Error::UnknownCheck(name.clone()))?;
+            refresh_intervals.insert(name.clone(), Refreshed::new(*interval, check, &health));
         }
-        if let Some((name, _)) = refresh_intervals.iter().find(|(_, i)| i.is_zero()) {
+        if let Some((name, _)) = refresh_intervals.iter().find(|(_, r)| r.interval.is_zero()) {
             return Err(Error::InvalidSetting {
                 setting: "refresh interval",
                 value: "0s".to_owned(),
@@ -181,11 +182,7 @@ impl HealthHandler {
             refresh_intervals,
         });
         if !inner.refresh_intervals.is_empty() {
-            let refresher = refresh::run(Arc::downgrade(&inner));
-            match tokio::runtime::Handle::try_current() {
-                Ok(handle) => drop(handle.spawn(refresher)),
-                Err(_) => drop(crate::health::own_runtime()?.spawn(refresher)),
-            }
+            refresh::start(&inner)?;
         }
         Ok(Self { inner })
     }
@@ -554,26 +551,27 @@ impl HealthHandler {
         let mut oldest = now;
         let mut stale = Vec::new();
         for (&name, stored) in names.iter().zip(stored) {
-            let refreshed = inner.refresh_intervals.contains_key(name);
-            match stored {
-                Some(result)
-                    if refreshed || is_fresh(result.checked_at, now, inner.options.ttl) =>
-                {
+            let refreshed = inner.refresh_intervals.get(name);
+            match (stored, refreshed) {
+                (Some(result), Some(refreshed)) => {
+                    let age = now.duration_since(result.checked_at).unwrap_or_default();
+                    if age > refreshed.stale_after {
+                        // The refresh has stopped producing results (a store that drops them,
+                        // a check that cannot be run): never serve the old one as current.
+                        let message = format!("no fresh result since {}", HumanDuration(age));
+                        components.insert(name.to_owned(), self.placeholder(name, message));
+                    } else {
+                        oldest = oldest.min(result.checked_at);
+                        components.insert(name.to_owned(), result.component);
+                    }
+                }
+                (Some(result), None) if is_fresh(result.checked_at, now, inner.options.ttl) => {
                     oldest = oldest.min(result.checked_at);
                     components.insert(name.to_owned(), result.component);
                 }
-                None if refreshed => {
-                    let check = inner.health.checks().find(|c| c.name() == name);
-                    let pending = Component::unhealthy(
-                        "no result yet: the background refresh has not run it",
-                    );
-                    let (critical, groups) = check.map_or((true, Vec::new()), |c| {
-                        (c.is_critical(), c.groups().collect())
-                    });
-                    components.insert(
-                        name.to_owned(),
-                        ComponentReport::new(pending, critical, groups.into_iter()),
-                    );
+                (None, Some(_)) => {
+                    let message = "no result yet: the background refresh has not run it";
+                    components.insert(name.to_owned(), self.placeholder(name, message.into()));
                 }
                 _ => stale.push(name.to_owned()),
             }
@@ -584,6 +582,14 @@ impl HealthHandler {
         }
         let timestamp = DateTime::<Utc>::from(oldest).trunc_subsecs(3);
         inner.health.assemble(timestamp, components)
+    }
+
+    /// An unhealthy component with `message` in place of a result of check `name`.
+    fn placeholder(&self, name: &str, message: String) -> ComponentReport {
+        let check = self.inner.health.check(name);
+        let critical = check.is_none_or(|c| c.is_critical());
+        let groups = check.into_iter().flat_map(|c| c.groups());
+        ComponentReport::new(Component::unhealthy(message), critical, groups)
     }
 
     fn shutting_down(&self, endpoint: &Endpoint, method: &Method) -> HealthResponse {

@@ -1,13 +1,36 @@
 //! Running checks for the handler and keeping their results: on requests, and in the background.
 
-use std::collections::HashMap;
-use std::sync::Weak;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
+use futures_util::FutureExt;
+
+use crate::check::CheckDef;
+use crate::error::Error;
+use crate::health::HealthChecks;
 use crate::http::handler::Inner;
 use crate::http::store::StoredResult;
 use crate::report::Report;
 use crate::run::selection::Selection;
+
+/// How a check is refreshed in the background.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Refreshed {
+    pub(crate) interval: Duration,
+    /// Past this age its latest result is no longer served: three intervals and its timeout.
+    pub(crate) stale_after: Duration,
+}
+
+impl Refreshed {
+    pub(crate) fn new(interval: Duration, check: &CheckDef, health: &HealthChecks) -> Self {
+        let timeout = check.timeout().unwrap_or(health.default_timeout());
+        Self {
+            interval,
+            stale_after: interval.saturating_mul(3).saturating_add(timeout),
+        }
+    }
+}
 
 /// Runs `names` and stores their results.
 pub(crate) async fn run_and_store(inner: &Inner, names: Vec<String>) -> Report {
@@ -38,32 +61,44 @@ pub(crate) async fn run_and_store(inner: &Inner, names: Vec<String>) -> Report {
     report
 }
 
-/// Runs the checks that are due, for as long as the handler lives.
-pub(crate) async fn run(inner: Weak<Inner>) {
-    let mut next: HashMap<String, Instant> = HashMap::new();
+/// Starts the background refresh of every check in `intervals`: a task per check, each on its
+/// own schedule, so that a slow check delays no other.
+///
+/// The tasks run on the SDK's own runtime, which lives as long as the process: they go on when
+/// the runtime that built the handler is dropped, and a panic in one round (a `reduce` function,
+/// a store) is logged and the next round comes as planned. They end when the handler is dropped.
+pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), Error> {
+    let runtime = crate::health::own_runtime()?;
+    for (name, refreshed) in &inner.refresh_intervals {
+        let task = refresh_one(Arc::downgrade(inner), name.clone(), refreshed.interval);
+        runtime.spawn(task);
+    }
+    Ok(())
+}
+
+/// Runs one check every `interval` for as long as the handler lives. A run that takes longer
+/// than the interval is followed by the next one at once.
+async fn refresh_one(inner: Weak<Inner>, name: String, interval: Duration) {
+    let mut next = Instant::now();
     loop {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(next)).await;
         let Some(strong) = inner.upgrade() else {
             return;
         };
-        let now = Instant::now();
-        let due: Vec<String> = strong
-            .refresh_intervals
-            .iter()
-            .filter(|(name, _)| next.get(*name).is_none_or(|at| *at <= now))
-            .map(|(name, _)| name.clone())
-            .collect();
-        for name in &due {
-            next.insert(name.clone(), now + strong.refresh_intervals[name]);
+        next = (next + interval).max(Instant::now());
+        let round = AssertUnwindSafe(run_and_store(&strong, vec![name.clone()]));
+        if let Err(panic) = round.catch_unwind().await {
+            let message = panic
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("a non-string panic payload");
+            tracing::error!(
+                check = name.as_str(),
+                panic = message,
+                "the background refresh of a health check panicked; it goes on at its next round"
+            );
         }
-        if !due.is_empty() {
-            run_and_store(&strong, due).await;
-        }
-        let wake = next
-            .values()
-            .min()
-            .copied()
-            .unwrap_or(now + Duration::from_secs(1));
         drop(strong);
-        tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
     }
 }
