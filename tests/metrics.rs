@@ -651,3 +651,176 @@ async fn a_stuck_sink_drops_and_counts_metrics_instead_of_slowing_the_checks() {
     assert!(health.flush_metrics(Duration::from_secs(10)).await);
     assert!(sink.sent.load(Ordering::SeqCst) > 0);
 }
+
+// --- Prefix and tags: validated, errors that name the value. ---
+
+fn build_error(metrics: MetricsConfig) -> Error {
+    HealthChecks::builder()
+        .without_registered_checks()
+        .metrics(metrics.sink(CaptureSink::default()))
+        .build()
+        .expect_err("an invalid setting")
+}
+
+#[test]
+fn malformed_prefixes_in_code_are_errors_naming_them() {
+    for prefix in [
+        "payments:v2",
+        "a\nb",
+        "a\nfake.metric:1|c",
+        "1abc",
+        "_abc",
+        ".abc",
+        "abc.",
+        "a..b",
+        "a b",
+        "a|b",
+        "a#b",
+        "a,b",
+        "pâte",
+        &"p".repeat(181),
+    ] {
+        let error = build_error(MetricsConfig::new().prefix(prefix));
+        let Error::InvalidSetting {
+            setting,
+            value,
+            reason,
+        } = &error
+        else {
+            panic!("{prefix:?}: expected InvalidSetting, got {error:?}");
+        };
+        assert_eq!((*setting, value.as_str()), ("metrics prefix", prefix));
+        assert!(!reason.is_empty());
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("invalid metrics prefix {prefix:?}: ")),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn well_formed_prefixes_are_taken_as_they_are() {
+    for (prefix, expected) in [
+        ("payments.v2", "payments.v2.service.healthy:1|g"),
+        ("Shop_1", "Shop_1.service.healthy:1|g"),
+        ("", "service.healthy:1|g"),
+    ] {
+        let sink = CaptureSink::default();
+        let health = HealthChecks::builder()
+            .without_registered_checks()
+            .metrics(MetricsConfig::new().prefix(prefix).sink(sink.clone()))
+            .build()
+            .unwrap_or_else(|e| panic!("{prefix:?}: {e}"));
+        health.run_blocking().expect("no runtime here");
+        assert!(health.flush_metrics_blocking(Duration::from_secs(5)));
+        assert!(
+            sink.lines().iter().any(|l| l == expected),
+            "{prefix:?}: {:#?}",
+            sink.lines()
+        );
+    }
+}
+
+#[test]
+fn malformed_tags_in_code_are_errors_naming_them() {
+    for tag in [
+        "team:core\nfake.metric:1|c",
+        "a|b",
+        "a,b",
+        "#a",
+        "a\tb",
+        "",
+        &format!("team:{}", "x".repeat(200)),
+    ] {
+        let error = build_error(MetricsConfig::new().tag("ok:1").tag(tag));
+        let Error::InvalidSetting { setting, value, .. } = &error else {
+            panic!("{tag:?}: expected InvalidSetting, got {error:?}");
+        };
+        assert_eq!((*setting, value.as_str()), ("metrics tag", tag), "{error}");
+    }
+    // What Datadog itself normalizes is normalized, not refused.
+    let sink = CaptureSink::default();
+    let health = HealthChecks::builder()
+        .without_registered_checks()
+        .metrics(
+            MetricsConfig::new()
+                .tag("Team:Core Platform")
+                .tag(format!("k:{}", "x".repeat(198)))
+                .sink(sink.clone()),
+        )
+        .build()
+        .expect("valid tags");
+    health.statsd().gauge("g", 1.0, &[]);
+    assert!(health.flush_metrics_blocking(Duration::from_secs(5)));
+    assert_eq!(
+        sink.lines(),
+        [format!(
+            "healthcheck.g:1|g|#team:core_platform,k:{}",
+            "x".repeat(198)
+        )]
+    );
+}
+
+#[test]
+fn malformed_prefix_and_tag_variables_are_errors_naming_them() {
+    if let Ok(case) = std::env::var("CASE") {
+        let error = HealthChecks::builder()
+            .build()
+            .expect_err("a malformed variable");
+        let Error::InvalidEnv { name, value, .. } = &error else {
+            panic!("expected InvalidEnv, got {error:?}");
+        };
+        let expected = case.split_once('=').expect("NAME=value");
+        assert_eq!((*name, value.as_str()), expected, "{error}");
+        return;
+    }
+    for (name, value) in [
+        ("HEALTHCHECK_STATSD_PREFIX", "payments:v2"),
+        ("HEALTHCHECK_STATSD_PREFIX", "a\nfake.metric:1|c"),
+        ("HEALTHCHECK_STATSD_PREFIX", "1abc"),
+        ("HEALTHCHECK_STATSD_PREFIX", "a..b"),
+        ("DD_TAGS", "team:core a|b"),
+        ("DD_TAGS", "team:core\nfake.metric:1|c"),
+        ("DD_TAGS", "#a"),
+        ("DD_ENV", "prod\nfake.metric:1|c"),
+        ("DD_SERVICE", "api|x"),
+        ("DD_VERSION", "1#2"),
+    ] {
+        let case = format!("{name}={value}");
+        let output = support::child(
+            "malformed_prefix_and_tag_variables_are_errors_naming_them",
+            &[
+                (name, value),
+                ("CASE", &case),
+                ("DD_DOGSTATSD_URL", "udp://127.0.0.1:9"),
+            ],
+        );
+        assert!(
+            output.status.success(),
+            "{case:?}: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+}
+
+#[test]
+fn an_empty_prefix_variable_means_the_default() {
+    if std::env::var_os(support::CHILD).is_some() {
+        let sink = CaptureSink::default();
+        let health = HealthChecks::builder()
+            .without_registered_checks()
+            .metrics(MetricsConfig::new().sink(sink.clone()))
+            .build()
+            .expect("an empty variable is no variable");
+        health.statsd().gauge("g", 1.0, &[]);
+        assert!(health.flush_metrics_blocking(Duration::from_secs(5)));
+        assert_eq!(sink.lines(), ["healthcheck.g:1|g"]);
+        return;
+    }
+    assert!(ran_in_child(
+        "an_empty_prefix_variable_means_the_default",
+        &[("HEALTHCHECK_STATSD_PREFIX", "")]
+    ));
+}

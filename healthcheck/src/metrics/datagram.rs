@@ -238,7 +238,7 @@ pub(crate) fn push_key_value(list: &mut String, key: &str, value: &str) {
 }
 
 /// The longest tag Datadog keeps.
-const MAX_TAG: usize = 200;
+pub(crate) const MAX_TAG: usize = 200;
 
 /// Writes a tag the way Datadog would store it: lowercase, with anything but letters, digits,
 /// `_ - : . /` turned into `_`, at most 200 characters.
