@@ -652,6 +652,85 @@ async fn a_stuck_sink_drops_and_counts_metrics_instead_of_slowing_the_checks() {
     assert!(sink.sent.load(Ordering::SeqCst) > 0);
 }
 
+// --- Oversized messages and lines: truncated or dropped, never a blackout. ---
+
+/// A 66 KB status message of many lines: more than a UDP datagram can hold, escaped or not.
+fn huge_message() -> String {
+    let mut message = String::new();
+    while message.len() < 66 * 1024 {
+        message.push_str(&"x".repeat(999));
+        message.push('\n');
+    }
+    message
+}
+
+#[tokio::test]
+async fn a_huge_status_message_is_truncated_and_shuts_off_nothing() {
+    let listener = Listener::udp();
+    let message = huge_message();
+    let health = HealthChecks::builder()
+        .without_registered_checks()
+        .metrics(to(&listener))
+        .check(Check::new("huge", move || {
+            let message = message.clone();
+            async move { Err::<(), _>(message) }
+        }))
+        .check(Check::new("db", || async { true }))
+        .build()
+        .expect("valid");
+    health.run().await;
+    // The application's own metric, sent right after the run: no blackout of any kind.
+    health.statsd().gauge("after", 1.0, &[]);
+    let datagrams = listener.datagrams_until(Duration::from_secs(3), |d| {
+        d.lines().any(|l| l.starts_with("healthcheck.after:"))
+    });
+    for datagram in &datagrams {
+        assert!(datagram.len() <= 1432, "a {} byte datagram", datagram.len());
+    }
+    let lines = support::lines_of(&datagrams);
+    assert!(
+        lines.iter().any(|l| l == "healthcheck.after:1|g"),
+        "the gauge sent after the run is lost: {lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("healthcheck.check.healthy:1|g|#check:db")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("_sc|healthcheck.service|2|")),
+        "{lines:#?}"
+    );
+
+    let check = lines
+        .iter()
+        .filter_map(|l| parse_service_check(l))
+        .find(|c| c.name == "healthcheck.check" && c.tags.contains(&"check:huge".to_owned()))
+        .unwrap_or_else(|| panic!("no service check for `huge` in {} lines", lines.len()));
+    assert_eq!(check.status, 2);
+    let shown = check.message.expect("a message");
+    assert!(shown.starts_with("xxx"), "{shown}");
+    assert!(shown.ends_with("…(truncated)"), "{shown}");
+    assert!(shown.contains("x\\nx"), "newlines escaped: {shown}");
+
+    let event = lines
+        .iter()
+        .find(|l| l.starts_with("_e{"))
+        .expect("the failure event");
+    let parsed = parse_event(event).unwrap_or_else(|| panic!("a malformed event: {event}"));
+    assert_eq!(parsed.title, "Healthcheck huge failed");
+    assert_eq!(parsed.alert_type, "error");
+    assert_eq!(parsed.tags, ["check:huge"]);
+    assert!(parsed.text.ends_with("…(truncated)"), "{}", parsed.text);
+    assert!(parsed.text.len() <= 4000, "{} bytes", parsed.text.len());
+
+    assert!(health.flush_metrics(Duration::from_secs(5)).await);
+    assert_eq!(health.statsd().dropped(), 0);
+}
+
 // --- Prefix and tags: validated, errors that name the value. ---
 
 fn build_error(metrics: MetricsConfig) -> Error {

@@ -61,7 +61,11 @@ impl Pipeline {
     /// Starts the metrics thread.
     pub(crate) fn start(settings: Resolved) -> Result<Arc<Self>, Error> {
         let (queue, inbox) = mpsc::sync_channel(QUEUE);
-        let writer = Writer::new(&settings.prefix, &settings.tags);
+        let writer = Writer::new(
+            &settings.prefix,
+            &settings.tags,
+            settings.sink.max_payload_size(),
+        );
         let worker = Worker {
             writer: writer.clone(),
             sink: settings.sink,
