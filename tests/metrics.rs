@@ -405,10 +405,12 @@ async fn an_absent_agent_changes_nothing_in_the_report() {
     drop(closed);
     let missing =
         std::env::temp_dir().join(format!("healthcheck-missing-{}.sock", std::process::id()));
-    for url in [
-        closed_url,
-        format!("unix://{}", missing.display()),
-        "udp://no-such-host.invalid:8125".to_owned(),
+    // Over UDP to a closed port, whether a send fails depends on when the ICMP answer to an
+    // earlier datagram comes back; the others fail for certain.
+    for (url, surely_lost) in [
+        (closed_url, false),
+        (format!("unix://{}", missing.display()), true),
+        ("udp://no-such-host.invalid:8125".to_owned(), true),
     ] {
         let health = three_checks(
             MetricsConfig::new()
@@ -421,7 +423,14 @@ async fn an_absent_agent_changes_nothing_in_the_report() {
             assert_eq!(report.components["db"].status, Status::Healthy, "{url}");
             assert!(report.service_healthy, "{url}");
         }
-        assert!(health.flush_metrics(Duration::from_secs(30)).await, "{url}");
+        let started = std::time::Instant::now();
+        let flushed = health.flush_metrics(Duration::from_secs(30)).await;
+        assert!(started.elapsed() < Duration::from_secs(20), "{url}");
+        if surely_lost {
+            assert!(!flushed, "{url}: metrics were lost, the flush says so");
+            assert!(health.statsd().dropped() > 0, "{url}");
+        }
+        assert_eq!(flushed, health.statsd().dropped() == 0, "{url}");
     }
     assert!(
         !missing.exists(),
@@ -449,7 +458,8 @@ fn an_absent_agent_prints_nothing() {
                 health.run_blocking().expect("no runtime here");
             }
             health.statsd().gauge("g", 1.0, &[]);
-            assert!(health.flush_metrics_blocking(Duration::from_secs(30)));
+            // Lost metrics make it `false`; what matters here is that nothing is printed.
+            let _flushed = health.flush_metrics_blocking(Duration::from_secs(30));
         }
         return;
     }
@@ -729,6 +739,94 @@ async fn a_huge_status_message_is_truncated_and_shuts_off_nothing() {
 
     assert!(health.flush_metrics(Duration::from_secs(5)).await);
     assert_eq!(health.statsd().dropped(), 0);
+}
+
+#[tokio::test]
+async fn a_line_too_large_to_send_is_dropped_and_counted_alone() {
+    let listener = Listener::udp();
+    let health = HealthChecks::builder()
+        .without_registered_checks()
+        .metrics(to(&listener))
+        .build()
+        .expect("valid");
+    let statsd = health.statsd();
+    assert!(
+        health.flush_metrics(Duration::from_secs(5)).await,
+        "nothing sent yet"
+    );
+
+    // More than a UDP datagram can carry (65,507 bytes): by its name, and by its tags.
+    statsd.gauge(&"n".repeat(70 * 1024), 1.0, &[]);
+    let tag = format!("t:{}", "v".repeat(190));
+    let tags: Vec<&str> = std::iter::repeat_n(tag.as_str(), 400).collect();
+    statsd.gauge("many_tags", 1.0, &tags);
+    statsd.gauge("after", 2.0, &["k:v"]);
+    assert!(
+        !health.flush_metrics(Duration::from_secs(5)).await,
+        "a flush that lost lines says so"
+    );
+    assert_eq!(
+        statsd.dropped(),
+        2,
+        "each oversized line is one dropped payload"
+    );
+    let lines = listener.lines_through("healthcheck.after:");
+    assert!(
+        lines.iter().any(|l| l == "healthcheck.after:2|g|#k:v"),
+        "the agent was taken for down: {lines:#?}"
+    );
+
+    // The next flush reports only what happened since the previous one.
+    statsd.gauge("later", 3.0, &[]);
+    assert!(health.flush_metrics(Duration::from_secs(5)).await);
+    assert_eq!(
+        listener.lines_through("healthcheck.later:"),
+        ["healthcheck.later:3|g"]
+    );
+    assert_eq!(statsd.dropped(), 2);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_line_too_large_for_a_unix_socket_is_dropped_alone() {
+    let listener = Listener::unix();
+    let health = HealthChecks::builder()
+        .without_registered_checks()
+        .metrics(to(&listener))
+        .build()
+        .expect("valid");
+    let statsd = health.statsd();
+    // Larger than a Unix datagram socket's send buffer: `EMSGSIZE`.
+    statsd.gauge(&"n".repeat(1 << 20), 1.0, &[]);
+    statsd.gauge("after", 2.0, &[]);
+    assert!(!health.flush_metrics(Duration::from_secs(5)).await);
+    assert_eq!(statsd.dropped(), 1);
+    assert_eq!(
+        listener.lines_through("healthcheck.after:"),
+        ["healthcheck.after:2|g"],
+        "the agent was taken for down"
+    );
+    statsd.gauge("later", 3.0, &[]);
+    assert!(health.flush_metrics(Duration::from_secs(5)).await);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_flush_says_false_when_the_agent_is_missing() {
+    let missing = std::env::temp_dir().join(format!(
+        "healthcheck-missing-flush-{}.sock",
+        std::process::id()
+    ));
+    let health = three_checks(
+        MetricsConfig::new()
+            .destination_url(&format!("unix://{}", missing.display()))
+            .expect("valid URL"),
+    );
+    health.run().await;
+    assert!(!health.flush_metrics(Duration::from_secs(5)).await);
+    assert!(health.statsd().dropped() > 0);
+    health.statsd().gauge("g", 1.0, &[]);
+    assert!(!health.flush_metrics_blocking(Duration::from_secs(5)));
 }
 
 // --- Prefix and tags: validated, errors that name the value. ---
