@@ -405,10 +405,12 @@ async fn an_absent_agent_changes_nothing_in_the_report() {
     drop(closed);
     let missing =
         std::env::temp_dir().join(format!("healthcheck-missing-{}.sock", std::process::id()));
-    for url in [
-        closed_url,
-        format!("unix://{}", missing.display()),
-        "udp://no-such-host.invalid:8125".to_owned(),
+    // Over UDP to a closed port, whether a send fails depends on when the ICMP answer to an
+    // earlier datagram comes back; the others fail for certain.
+    for (url, surely_lost) in [
+        (closed_url, false),
+        (format!("unix://{}", missing.display()), true),
+        ("udp://no-such-host.invalid:8125".to_owned(), true),
     ] {
         let health = three_checks(
             MetricsConfig::new()
@@ -421,7 +423,14 @@ async fn an_absent_agent_changes_nothing_in_the_report() {
             assert_eq!(report.components["db"].status, Status::Healthy, "{url}");
             assert!(report.service_healthy, "{url}");
         }
-        assert!(health.flush_metrics(Duration::from_secs(30)).await, "{url}");
+        let started = std::time::Instant::now();
+        let flushed = health.flush_metrics(Duration::from_secs(30)).await;
+        assert!(started.elapsed() < Duration::from_secs(20), "{url}");
+        if surely_lost {
+            assert!(!flushed, "{url}: metrics were lost, the flush says so");
+            assert!(health.statsd().dropped() > 0, "{url}");
+        }
+        assert_eq!(flushed, health.statsd().dropped() == 0, "{url}");
     }
     assert!(
         !missing.exists(),
@@ -449,7 +458,8 @@ fn an_absent_agent_prints_nothing() {
                 health.run_blocking().expect("no runtime here");
             }
             health.statsd().gauge("g", 1.0, &[]);
-            assert!(health.flush_metrics_blocking(Duration::from_secs(30)));
+            // Lost metrics make it `false`; what matters here is that nothing is printed.
+            let _flushed = health.flush_metrics_blocking(Duration::from_secs(30));
         }
         return;
     }
@@ -650,4 +660,344 @@ async fn a_stuck_sink_drops_and_counts_metrics_instead_of_slowing_the_checks() {
     sink.wake.notify_all();
     assert!(health.flush_metrics(Duration::from_secs(10)).await);
     assert!(sink.sent.load(Ordering::SeqCst) > 0);
+}
+
+// --- Oversized messages and lines: truncated or dropped, never a blackout. ---
+
+/// A 66 KB status message of many lines: more than a UDP datagram can hold, escaped or not.
+fn huge_message() -> String {
+    let mut message = String::new();
+    while message.len() < 66 * 1024 {
+        message.push_str(&"x".repeat(999));
+        message.push('\n');
+    }
+    message
+}
+
+#[tokio::test]
+async fn a_huge_status_message_is_truncated_and_shuts_off_nothing() {
+    let listener = Listener::udp();
+    let message = huge_message();
+    let health = HealthChecks::builder()
+        .without_registered_checks()
+        .metrics(to(&listener))
+        .check(Check::new("huge", move || {
+            let message = message.clone();
+            async move { Err::<(), _>(message) }
+        }))
+        .check(Check::new("db", || async { true }))
+        .build()
+        .expect("valid");
+    health.run().await;
+    // The application's own metric, sent right after the run: no blackout of any kind.
+    health.statsd().gauge("after", 1.0, &[]);
+    let datagrams = listener.datagrams_until(Duration::from_secs(3), |d| {
+        d.lines().any(|l| l.starts_with("healthcheck.after:"))
+    });
+    for datagram in &datagrams {
+        assert!(datagram.len() <= 1432, "a {} byte datagram", datagram.len());
+    }
+    let lines = support::lines_of(&datagrams);
+    assert!(
+        lines.iter().any(|l| l == "healthcheck.after:1|g"),
+        "the gauge sent after the run is lost: {lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("healthcheck.check.healthy:1|g|#check:db")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("_sc|healthcheck.service|2|")),
+        "{lines:#?}"
+    );
+
+    let check = lines
+        .iter()
+        .filter_map(|l| parse_service_check(l))
+        .find(|c| c.name == "healthcheck.check" && c.tags.contains(&"check:huge".to_owned()))
+        .unwrap_or_else(|| panic!("no service check for `huge` in {} lines", lines.len()));
+    assert_eq!(check.status, 2);
+    let shown = check.message.expect("a message");
+    assert!(shown.starts_with("xxx"), "{shown}");
+    assert!(shown.ends_with("…(truncated)"), "{shown}");
+    assert!(shown.contains("x\\nx"), "newlines escaped: {shown}");
+
+    let event = lines
+        .iter()
+        .find(|l| l.starts_with("_e{"))
+        .expect("the failure event");
+    let parsed = parse_event(event).unwrap_or_else(|| panic!("a malformed event: {event}"));
+    assert_eq!(parsed.title, "Healthcheck huge failed");
+    assert_eq!(parsed.alert_type, "error");
+    assert_eq!(parsed.tags, ["check:huge"]);
+    assert!(parsed.text.ends_with("…(truncated)"), "{}", parsed.text);
+    assert!(parsed.text.len() <= 4000, "{} bytes", parsed.text.len());
+
+    assert!(health.flush_metrics(Duration::from_secs(5)).await);
+    assert_eq!(health.statsd().dropped(), 0);
+}
+
+#[tokio::test]
+async fn a_line_too_large_to_send_is_dropped_and_counted_alone() {
+    let listener = Listener::udp();
+    let health = HealthChecks::builder()
+        .without_registered_checks()
+        .metrics(to(&listener))
+        .build()
+        .expect("valid");
+    let statsd = health.statsd();
+    assert!(
+        health.flush_metrics(Duration::from_secs(5)).await,
+        "nothing sent yet"
+    );
+
+    // More than a UDP datagram can carry (65,507 bytes): by its name, and by its tags.
+    statsd.gauge(&"n".repeat(70 * 1024), 1.0, &[]);
+    let tag = format!("t:{}", "v".repeat(190));
+    let tags: Vec<&str> = std::iter::repeat_n(tag.as_str(), 400).collect();
+    statsd.gauge("many_tags", 1.0, &tags);
+    statsd.gauge("after", 2.0, &["k:v"]);
+    assert!(
+        !health.flush_metrics(Duration::from_secs(5)).await,
+        "a flush that lost lines says so"
+    );
+    assert_eq!(
+        statsd.dropped(),
+        2,
+        "each oversized line is one dropped payload"
+    );
+    let lines = listener.lines_through("healthcheck.after:");
+    assert!(
+        lines.iter().any(|l| l == "healthcheck.after:2|g|#k:v"),
+        "the agent was taken for down: {lines:#?}"
+    );
+
+    // The next flush reports only what happened since the previous one.
+    statsd.gauge("later", 3.0, &[]);
+    assert!(health.flush_metrics(Duration::from_secs(5)).await);
+    assert_eq!(
+        listener.lines_through("healthcheck.later:"),
+        ["healthcheck.later:3|g"]
+    );
+    assert_eq!(statsd.dropped(), 2);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_line_too_large_for_a_unix_socket_is_dropped_alone() {
+    let listener = Listener::unix();
+    let health = HealthChecks::builder()
+        .without_registered_checks()
+        .metrics(to(&listener))
+        .build()
+        .expect("valid");
+    let statsd = health.statsd();
+    // Larger than a Unix datagram socket's send buffer: `EMSGSIZE`.
+    statsd.gauge(&"n".repeat(1 << 20), 1.0, &[]);
+    statsd.gauge("after", 2.0, &[]);
+    assert!(!health.flush_metrics(Duration::from_secs(5)).await);
+    assert_eq!(statsd.dropped(), 1);
+    assert_eq!(
+        listener.lines_through("healthcheck.after:"),
+        ["healthcheck.after:2|g"],
+        "the agent was taken for down"
+    );
+    statsd.gauge("later", 3.0, &[]);
+    assert!(health.flush_metrics(Duration::from_secs(5)).await);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_flush_says_false_when_the_agent_is_missing() {
+    let missing = std::env::temp_dir().join(format!(
+        "healthcheck-missing-flush-{}.sock",
+        std::process::id()
+    ));
+    let health = three_checks(
+        MetricsConfig::new()
+            .destination_url(&format!("unix://{}", missing.display()))
+            .expect("valid URL"),
+    );
+    health.run().await;
+    assert!(!health.flush_metrics(Duration::from_secs(5)).await);
+    assert!(health.statsd().dropped() > 0);
+    health.statsd().gauge("g", 1.0, &[]);
+    assert!(!health.flush_metrics_blocking(Duration::from_secs(5)));
+}
+
+// --- Prefix and tags: validated, errors that name the value. ---
+
+fn build_error(metrics: MetricsConfig) -> Error {
+    HealthChecks::builder()
+        .without_registered_checks()
+        .metrics(metrics.sink(CaptureSink::default()))
+        .build()
+        .expect_err("an invalid setting")
+}
+
+#[test]
+fn malformed_prefixes_in_code_are_errors_naming_them() {
+    for prefix in [
+        "payments:v2",
+        "a\nb",
+        "a\nfake.metric:1|c",
+        "1abc",
+        "_abc",
+        ".abc",
+        "abc.",
+        "a..b",
+        "a b",
+        "a|b",
+        "a#b",
+        "a,b",
+        "pâte",
+        &"p".repeat(181),
+    ] {
+        let error = build_error(MetricsConfig::new().prefix(prefix));
+        let Error::InvalidSetting {
+            setting,
+            value,
+            reason,
+        } = &error
+        else {
+            panic!("{prefix:?}: expected InvalidSetting, got {error:?}");
+        };
+        assert_eq!((*setting, value.as_str()), ("metrics prefix", prefix));
+        assert!(!reason.is_empty());
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("invalid metrics prefix {prefix:?}: ")),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn well_formed_prefixes_are_taken_as_they_are() {
+    for (prefix, expected) in [
+        ("payments.v2", "payments.v2.service.healthy:1|g"),
+        ("Shop_1", "Shop_1.service.healthy:1|g"),
+        ("", "service.healthy:1|g"),
+    ] {
+        let sink = CaptureSink::default();
+        let health = HealthChecks::builder()
+            .without_registered_checks()
+            .metrics(MetricsConfig::new().prefix(prefix).sink(sink.clone()))
+            .build()
+            .unwrap_or_else(|e| panic!("{prefix:?}: {e}"));
+        health.run_blocking().expect("no runtime here");
+        assert!(health.flush_metrics_blocking(Duration::from_secs(5)));
+        assert!(
+            sink.lines().iter().any(|l| l == expected),
+            "{prefix:?}: {:#?}",
+            sink.lines()
+        );
+    }
+}
+
+#[test]
+fn malformed_tags_in_code_are_errors_naming_them() {
+    for tag in [
+        "team:core\nfake.metric:1|c",
+        "a|b",
+        "a,b",
+        "#a",
+        "a\tb",
+        "",
+        &format!("team:{}", "x".repeat(200)),
+    ] {
+        let error = build_error(MetricsConfig::new().tag("ok:1").tag(tag));
+        let Error::InvalidSetting { setting, value, .. } = &error else {
+            panic!("{tag:?}: expected InvalidSetting, got {error:?}");
+        };
+        assert_eq!((*setting, value.as_str()), ("metrics tag", tag), "{error}");
+    }
+    // What Datadog itself normalizes is normalized, not refused.
+    let sink = CaptureSink::default();
+    let health = HealthChecks::builder()
+        .without_registered_checks()
+        .metrics(
+            MetricsConfig::new()
+                .tag("Team:Core Platform")
+                .tag(format!("k:{}", "x".repeat(198)))
+                .sink(sink.clone()),
+        )
+        .build()
+        .expect("valid tags");
+    health.statsd().gauge("g", 1.0, &[]);
+    assert!(health.flush_metrics_blocking(Duration::from_secs(5)));
+    assert_eq!(
+        sink.lines(),
+        [format!(
+            "healthcheck.g:1|g|#team:core_platform,k:{}",
+            "x".repeat(198)
+        )]
+    );
+}
+
+#[test]
+fn malformed_prefix_and_tag_variables_are_errors_naming_them() {
+    if let Ok(case) = std::env::var("CASE") {
+        let error = HealthChecks::builder()
+            .build()
+            .expect_err("a malformed variable");
+        let Error::InvalidEnv { name, value, .. } = &error else {
+            panic!("expected InvalidEnv, got {error:?}");
+        };
+        let expected = case.split_once('=').expect("NAME=value");
+        assert_eq!((*name, value.as_str()), expected, "{error}");
+        return;
+    }
+    for (name, value) in [
+        ("HEALTHCHECK_STATSD_PREFIX", "payments:v2"),
+        ("HEALTHCHECK_STATSD_PREFIX", "a\nfake.metric:1|c"),
+        ("HEALTHCHECK_STATSD_PREFIX", "1abc"),
+        ("HEALTHCHECK_STATSD_PREFIX", "a..b"),
+        ("DD_TAGS", "team:core a|b"),
+        ("DD_TAGS", "team:core\nfake.metric:1|c"),
+        ("DD_TAGS", "#a"),
+        ("DD_ENV", "prod\nfake.metric:1|c"),
+        ("DD_SERVICE", "api|x"),
+        ("DD_VERSION", "1#2"),
+    ] {
+        let case = format!("{name}={value}");
+        let output = support::child(
+            "malformed_prefix_and_tag_variables_are_errors_naming_them",
+            &[
+                (name, value),
+                ("CASE", &case),
+                ("DD_DOGSTATSD_URL", "udp://127.0.0.1:9"),
+            ],
+        );
+        assert!(
+            output.status.success(),
+            "{case:?}: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+}
+
+#[test]
+fn an_empty_prefix_variable_means_the_default() {
+    if std::env::var_os(support::CHILD).is_some() {
+        let sink = CaptureSink::default();
+        let health = HealthChecks::builder()
+            .without_registered_checks()
+            .metrics(MetricsConfig::new().sink(sink.clone()))
+            .build()
+            .expect("an empty variable is no variable");
+        health.statsd().gauge("g", 1.0, &[]);
+        assert!(health.flush_metrics_blocking(Duration::from_secs(5)));
+        assert_eq!(sink.lines(), ["healthcheck.g:1|g"]);
+        return;
+    }
+    assert!(ran_in_child(
+        "an_empty_prefix_variable_means_the_default",
+        &[("HEALTHCHECK_STATSD_PREFIX", "")]
+    ));
 }

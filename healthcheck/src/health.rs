@@ -486,8 +486,13 @@ impl HealthChecks {
     }
 
     /// Waits until every metric queued so far has been handed to the transport, at most
-    /// `timeout`; `true` if it was. For programs that exit right after a run. Returns `true`
-    /// at once when metrics are off.
+    /// `timeout`. For programs that exit right after a run, and for tests.
+    ///
+    /// `true` only when everything queued before the call reached the transport: `false` when
+    /// `timeout` passed first, or when anything was dropped since the previous flush (the
+    /// metrics queue full, the agent unreachable, a payload too large to send; see
+    /// [`Statsd::dropped`]). Over UDP, reaching the transport is all that can be known: a
+    /// datagram sent may still be lost on the way. Returns `true` at once when metrics are off.
     pub async fn flush_metrics(&self, timeout: Duration) -> bool {
         let Some(pipeline) = self.inner.metrics.clone() else {
             return true;

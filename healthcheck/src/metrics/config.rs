@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::error::Error;
+use crate::metrics::datagram::MAX_TAG;
 use crate::metrics::sink::{MetricSink, UdpSink, UnixSink};
 
 /// `HEALTHCHECK_STATSD_PREFIX`: the metric prefix. Defaults to `healthcheck`.
@@ -165,6 +166,13 @@ impl MetricsConfig {
 
     /// The prefix of every metric name. Defaults to `HEALTHCHECK_STATSD_PREFIX`, else
     /// `healthcheck`.
+    ///
+    /// A prefix is ASCII letters, digits, `_` and `.`, starts with a letter, has no empty part
+    /// between dots (`payments.v2`, not `payments..v2` or `payments.`) and at most
+    /// 180 characters, so that `<prefix>.check.response_time` stays within Datadog's
+    /// 200-character limit on metric names. The empty prefix means no prefix at all.
+    /// Anything else makes [`HealthChecksBuilder::build`](crate::HealthChecksBuilder::build)
+    /// fail with [`Error::InvalidSetting`] naming the prefix.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = Some(prefix.into());
         self
@@ -172,6 +180,13 @@ impl MetricsConfig {
 
     /// Adds a global tag (`key:value`), sent with every metric, besides the unified service tags
     /// from `DD_ENV`, `DD_SERVICE`, `DD_VERSION` and `DD_TAGS`.
+    ///
+    /// A tag is sent the way Datadog stores it: lowercase, with any character but letters,
+    /// digits, `_ - : . /` turned into `_`. An empty tag, a tag longer than 200 characters, or
+    /// one holding a control character (such as a newline), `|`, `,` or `#` (which would change
+    /// the meaning of the DogStatsD line) makes
+    /// [`HealthChecksBuilder::build`](crate::HealthChecksBuilder::build) fail with
+    /// [`Error::InvalidSetting`] naming the tag.
     pub fn tag(mut self, tag: impl Into<String>) -> Self {
         self.tags.push(tag.into());
         self
@@ -228,12 +243,27 @@ impl MetricsConfig {
             Some(destination) => destination,
             None => destination_from_env()?,
         };
+        // So is what was given in code.
+        if let Some(prefix) = &self.prefix {
+            check_prefix(prefix).map_err(|reason| Error::InvalidSetting {
+                setting: "metrics prefix",
+                value: prefix.clone(),
+                reason,
+            })?;
+        }
+        for tag in &self.tags {
+            check_tag(tag).map_err(|reason| Error::InvalidSetting {
+                setting: "metrics tag",
+                value: tag.clone(),
+                reason,
+            })?;
+        }
         if !enabled {
             return Ok(None);
         }
         let prefix = match self.prefix {
             Some(prefix) => prefix,
-            None => env(PREFIX_ENV)?.unwrap_or_else(|| DEFAULT_PREFIX.to_owned()),
+            None => prefix_from_env()?,
         };
         let mut tags = self.tags;
         tags.extend(unified_service_tags(&tags)?);
@@ -306,6 +336,78 @@ fn destination_from_env() -> Result<Destination, Error> {
     Ok(Destination::Udp { host, port })
 }
 
+/// The prefix from `HEALTHCHECK_STATSD_PREFIX` (trimmed; empty counts as unset), else the
+/// default.
+fn prefix_from_env() -> Result<String, Error> {
+    let Some(value) = env(PREFIX_ENV)? else {
+        return Ok(DEFAULT_PREFIX.to_owned());
+    };
+    let prefix = value.trim();
+    if prefix.is_empty() {
+        return Ok(DEFAULT_PREFIX.to_owned());
+    }
+    check_prefix(prefix).map_err(|reason| Error::InvalidEnv {
+        name: PREFIX_ENV,
+        value: value.clone(),
+        reason,
+    })?;
+    Ok(prefix.to_owned())
+}
+
+/// The longest prefix: `<prefix>.check.response_time` must stay within Datadog's 200 characters.
+const MAX_PREFIX: usize = 200 - ".check.response_time".len() - 1;
+
+/// What a metric prefix must be, as Datadog's metric names: ASCII letters, digits, `_` and `.`,
+/// starting with a letter, no empty part between dots. The empty prefix is no prefix.
+fn check_prefix(prefix: &str) -> Result<(), String> {
+    const RULE: &str = "a prefix is ASCII letters, digits, `_` and `.`, starts with a letter and \
+                        has no empty part between dots (as in `payments.v2`)";
+    if prefix.is_empty() {
+        return Ok(());
+    }
+    if let Some(c) = prefix
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '.'))
+    {
+        return Err(format!("{c:?} is not allowed; {RULE}"));
+    }
+    if !prefix.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return Err(format!("it does not start with a letter; {RULE}"));
+    }
+    if prefix.ends_with('.') || prefix.contains("..") {
+        return Err(format!("it has an empty part between dots; {RULE}"));
+    }
+    if prefix.len() > MAX_PREFIX {
+        return Err(format!(
+            "it is {} characters long; at most {MAX_PREFIX} keep metric names within Datadog's \
+             200 characters",
+            prefix.len()
+        ));
+    }
+    Ok(())
+}
+
+/// What a global tag must not hold: what would change the meaning of the DogStatsD line. What
+/// Datadog itself normalizes (case, spaces, other characters) is normalized when sent.
+fn check_tag(tag: &str) -> Result<(), String> {
+    const RULE: &str = "a tag is `key:value` or `value`, at most 200 characters, without \
+                        control characters, `|`, `,` or `#`";
+    if tag.is_empty() {
+        return Err(format!("the tag is empty; {RULE}"));
+    }
+    if let Some(c) = tag
+        .chars()
+        .find(|c| c.is_control() || matches!(c, '|' | ',' | '#'))
+    {
+        return Err(format!("{c:?} is not allowed; {RULE}"));
+    }
+    let length = tag.chars().count();
+    if length > MAX_TAG {
+        return Err(format!("it is {length} characters long; {RULE}"));
+    }
+    Ok(())
+}
+
 /// `env:`, `service:` and `version:` from `DD_ENV`, `DD_SERVICE`, `DD_VERSION`, unless `given`
 /// has them already, and the tags of `DD_TAGS` (comma- or space-separated).
 fn unified_service_tags(given: &[String]) -> Result<Vec<String>, Error> {
@@ -320,16 +422,28 @@ fn unified_service_tags(given: &[String]) -> Result<Vec<String>, Error> {
             continue;
         }
         if let Some(value) = env(variable)?.filter(|v| !v.trim().is_empty()) {
-            tags.push(format!("{prefix}{}", value.trim()));
+            let tag = format!("{prefix}{}", value.trim());
+            check_tag(&tag).map_err(|reason| Error::InvalidEnv {
+                name: variable,
+                value: value.clone(),
+                reason,
+            })?;
+            tags.push(tag);
         }
     }
     if let Some(list) = env("DD_TAGS")? {
-        tags.extend(
-            list.split([',', ' '])
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned),
-        );
+        for tag in list
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            check_tag(tag).map_err(|reason| Error::InvalidEnv {
+                name: "DD_TAGS",
+                value: list.clone(),
+                reason: format!("tag {tag:?}: {reason}"),
+            })?;
+            tags.push(tag.to_owned());
+        }
     }
     Ok(tags)
 }

@@ -8,6 +8,11 @@
 //! Messages and event texts are escaped as Datadog's own clients do (a newline becomes `\n`,
 //! `m:` in a service-check message becomes `m\:`), so that one line stays one line; tag values
 //! are sanitized to the characters a tag may hold.
+//!
+//! A service-check message or an event text too long for one payload is cut (after escaping, on
+//! a character boundary, never inside an escape) and ends with [`TRUNCATED`], so that the line
+//! fits the payload size it is written for; an event text also stays within Datadog's
+//! [`MAX_EVENT_TEXT`] and a title within [`MAX_EVENT_TITLE`].
 
 use std::fmt::Write as _;
 
@@ -41,6 +46,17 @@ pub(crate) enum CheckStatus {
     Critical = 2,
 }
 
+/// What ends a service-check message or an event text that was cut short to fit.
+pub(crate) const TRUNCATED: &str = "…(truncated)";
+
+/// The longest event text Datadog keeps is 4000 characters; counted here in bytes of the escaped
+/// text, which are never fewer than its characters.
+pub(crate) const MAX_EVENT_TEXT: usize = 4000;
+
+/// The longest event title written, in bytes of the escaped title, so that a long check name
+/// leaves room for the text.
+pub(crate) const MAX_EVENT_TITLE: usize = 200;
+
 /// Writes lines under a prefix, each ending with the global tags.
 #[derive(Clone, Debug)]
 pub(crate) struct Writer {
@@ -48,10 +64,14 @@ pub(crate) struct Writer {
     prefix: String,
     /// The global tags, comma-joined, already sanitized.
     global_tags: String,
+    /// The longest line, newline included, that a service check or an event may take: messages
+    /// and texts are cut to fit.
+    max_line: usize,
 }
 
 impl Writer {
-    pub(crate) fn new(prefix: &str, global_tags: &[String]) -> Self {
+    /// A writer for payloads of at most `max_line` bytes.
+    pub(crate) fn new(prefix: &str, global_tags: &[String], max_line: usize) -> Self {
         let prefix = if prefix.is_empty() {
             String::new()
         } else {
@@ -64,6 +84,7 @@ impl Writer {
         Self {
             prefix,
             global_tags: joined,
+            max_line,
         }
     }
 
@@ -86,7 +107,8 @@ impl Writer {
         out.push('\n');
     }
 
-    /// `_sc|<prefix>.<name>|<status>|#<tags>|m:<message>\n`.
+    /// `_sc|<prefix>.<name>|<status>|#<tags>|m:<message>\n`, the message cut so that the line
+    /// fits `max_line`.
     pub(crate) fn service_check(
         &self,
         out: &mut String,
@@ -95,6 +117,7 @@ impl Writer {
         tags: &str,
         message: Option<&str>,
     ) {
+        let start = out.len();
         out.push_str("_sc|");
         out.push_str(&self.prefix);
         out.push_str(name);
@@ -102,14 +125,21 @@ impl Writer {
         out.push(char::from(b'0' + status as u8));
         self.tags(out, tags);
         if let Some(message) = message.filter(|m| !m.is_empty()) {
+            let used = out.len() - start + "|m:".len() + "\n".len();
+            let room = self.max_line.saturating_sub(used);
+            let before = out.len();
             out.push_str("|m:");
-            escape_into(out, message, true);
+            escape_into(out, message, true, room);
+            if out.len() == before + "|m:".len() {
+                out.truncate(before);
+            }
         }
         out.push('\n');
     }
 
     /// `_e{<title len>,<text len>}:<title>|<text>|k:<key>|t:<alert>|#<tags>\n`, lengths in bytes
-    /// of the escaped title and text.
+    /// of the escaped title and text; the title cut to [`MAX_EVENT_TITLE`], the text to
+    /// [`MAX_EVENT_TEXT`] and to what fits `max_line`.
     pub(crate) fn event(
         &self,
         out: &mut String,
@@ -119,24 +149,33 @@ impl Writer {
         alert_type: &str,
         tags: &str,
     ) {
-        let mut title_escaped = String::with_capacity(title.len());
-        escape_into(&mut title_escaped, title, false);
-        let mut text_escaped = String::with_capacity(text.len());
-        escape_into(&mut text_escaped, text, false);
+        let mut title_escaped = String::with_capacity(title.len().min(MAX_EVENT_TITLE));
+        escape_into(&mut title_escaped, title, false, MAX_EVENT_TITLE);
+        let mut tail = String::new();
+        if !aggregation_key.is_empty() {
+            tail.push_str("|k:");
+            tail.push_str(aggregation_key);
+        }
+        tail.push_str("|t:");
+        tail.push_str(alert_type);
+        self.tags(&mut tail, tags);
+        tail.push('\n');
+        // `_e{<title len>,<text len>}:<title>|` and the tail; the text's length takes at most as
+        // many digits as `max_line`.
+        let fixed = "_e{,}:|".len()
+            + decimal_digits(title_escaped.len())
+            + decimal_digits(self.max_line)
+            + title_escaped.len()
+            + tail.len();
+        let room = self.max_line.saturating_sub(fixed).min(MAX_EVENT_TEXT);
+        let mut text_escaped = String::with_capacity(text.len().min(room));
+        escape_into(&mut text_escaped, text, false, room);
         let _ = write!(
             out,
-            "_e{{{},{}}}:{title_escaped}|{text_escaped}",
+            "_e{{{},{}}}:{title_escaped}|{text_escaped}{tail}",
             title_escaped.len(),
             text_escaped.len()
         );
-        if !aggregation_key.is_empty() {
-            out.push_str("|k:");
-            out.push_str(aggregation_key);
-        }
-        out.push_str("|t:");
-        out.push_str(alert_type);
-        self.tags(out, tags);
-        out.push('\n');
     }
 
     fn tags(&self, out: &mut String, tags: &str) {
@@ -238,7 +277,7 @@ pub(crate) fn push_key_value(list: &mut String, key: &str, value: &str) {
 }
 
 /// The longest tag Datadog keeps.
-const MAX_TAG: usize = 200;
+pub(crate) const MAX_TAG: usize = 200;
 
 /// Writes a tag the way Datadog would store it: lowercase, with anything but letters, digits,
 /// `_ - : . /` turned into `_`, at most 200 characters.
@@ -257,9 +296,27 @@ fn sanitize_into(out: &mut String, tag: &str) {
     }
 }
 
+/// How many decimal digits `n` takes.
+const fn decimal_digits(mut n: usize) -> usize {
+    let mut digits = 1;
+    while n >= 10 {
+        n /= 10;
+        digits += 1;
+    }
+    digits
+}
+
 /// Escapes a message or event text so that it stays on one line: `\n` (and `\r\n`) become the
 /// two characters `\n`; in a service-check message, `m:` becomes `m\:` and `|` becomes `/`.
-fn escape_into(out: &mut String, text: &str, service_check: bool) {
+///
+/// Writes at most `limit` bytes: a text whose escaped form is longer is cut after the last
+/// character (or escape) that leaves room for [`TRUNCATED`], which then ends it. Only what fits
+/// is ever escaped, so a text of megabytes costs no more than `limit`.
+fn escape_into(out: &mut String, text: &str, service_check: bool, limit: usize) {
+    let start = out.len();
+    let room = limit.saturating_sub(TRUNCATED.len());
+    // The end of the last escape that leaves room for the marker.
+    let mut marked_end = start;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
@@ -271,6 +328,20 @@ fn escape_into(out: &mut String, text: &str, service_check: bool) {
             }
             '|' if service_check => out.push('/'),
             c => out.push(c),
+        }
+        let written = out.len() - start;
+        if written > limit {
+            if limit >= TRUNCATED.len() {
+                out.truncate(marked_end);
+                out.push_str(TRUNCATED);
+            } else {
+                // Not even room for the marker: nothing rather than a part that looks whole.
+                out.truncate(start);
+            }
+            return;
+        }
+        if written <= room {
+            marked_end = out.len();
         }
     }
 }
@@ -285,6 +356,7 @@ mod tests {
         Writer::new(
             "healthcheck",
             &["env:prod".to_owned(), "Team:Core Platform".to_owned()],
+            1432,
         )
     }
 
@@ -393,7 +465,7 @@ mod tests {
     #[test]
     fn no_tags_at_all_means_no_tag_section() {
         let mut out = String::new();
-        Writer::new("", &[]).metric(&mut out, "up", Value::Int(1), Kind::Gauge, "");
+        Writer::new("", &[], 1432).metric(&mut out, "up", Value::Int(1), Kind::Gauge, "");
         assert_eq!(out, "up:1|g\n");
     }
 
@@ -439,7 +511,7 @@ mod tests {
             "_e{21,28}:Healthcheck db failed|connection refused\\nretrying|k:healthcheck:db|t:error|#check:db,env:prod,team:core_platform\n"
         );
         let mut out = String::new();
-        Writer::new("", &[]).event(&mut out, "é", "ü", "", "success", "");
+        Writer::new("", &[], 1432).event(&mut out, "é", "ü", "", "success", "");
         assert_eq!(out, "_e{2,2}:é|ü|t:success\n");
     }
 
@@ -464,5 +536,162 @@ mod tests {
         let mut list = String::new();
         push_key_value(&mut list, "check", &"x".repeat(300));
         assert_eq!(list.len(), "check:".len() + MAX_TAG);
+    }
+
+    /// A 66 KB message of many lines, as a failing dependency may return.
+    fn huge() -> String {
+        let mut message = String::new();
+        while message.len() < 66 * 1024 {
+            message.push_str(&"ab|m:é".repeat(166));
+            message.push_str("\r\n");
+        }
+        message
+    }
+
+    #[test]
+    fn a_huge_service_check_message_is_cut_to_one_line_that_fits() {
+        for max in [1432, 8192, 200, 64] {
+            let mut out = String::new();
+            Writer::new("healthcheck", &["env:prod".to_owned()], max).service_check(
+                &mut out,
+                "check",
+                CheckStatus::Critical,
+                "check:db",
+                Some(&huge()),
+            );
+            assert!(out.len() <= max, "{max}: {} bytes", out.len());
+            assert_eq!(out.matches('\n').count(), 1, "{max}: one line");
+            assert!(out.ends_with('\n'));
+            let message = out
+                .trim_end()
+                .split_once("|m:")
+                .map(|(_, m)| m)
+                .unwrap_or_else(|| panic!("{max}: no message in {out}"));
+            assert!(message.ends_with(TRUNCATED), "{max}: {message}");
+            let kept = &message[..message.len() - TRUNCATED.len()];
+            // Cut between escapes: never a dangling backslash or half an `m\:`.
+            assert!(
+                !kept.ends_with('\\') && !kept.ends_with("m\\"),
+                "{max}: {kept}"
+            );
+            assert!(!kept.contains('|') && !kept.contains("m:"), "{max}: {kept}");
+            // As much as fits: one more escape would not.
+            assert!(out.len() + "m\\:".len() > max, "{max}: {} bytes", out.len());
+        }
+    }
+
+    #[test]
+    fn a_message_that_fits_is_not_cut() {
+        let line = "_sc|healthcheck.check|2|#check:db,env:prod,team:core_platform|m:";
+        let room = 1432 - line.len() - 1;
+        for message in ["x".repeat(room), format!("{}é", "x".repeat(room - 2))] {
+            let mut out = String::new();
+            writer().service_check(
+                &mut out,
+                "check",
+                CheckStatus::Critical,
+                "check:db",
+                Some(&message),
+            );
+            assert_eq!(out, format!("{line}{message}\n"));
+            assert_eq!(out.len(), 1432);
+        }
+        // One byte more, and it is cut.
+        let mut out = String::new();
+        let message = "x".repeat(room + 1);
+        writer().service_check(
+            &mut out,
+            "check",
+            CheckStatus::Critical,
+            "check:db",
+            Some(&message),
+        );
+        let expected = format!("{line}{}{TRUNCATED}\n", "x".repeat(room - TRUNCATED.len()));
+        assert_eq!(out, expected);
+        // A multi-byte character is never split.
+        let mut out = String::new();
+        let message = "é".repeat(room);
+        writer().service_check(
+            &mut out,
+            "check",
+            CheckStatus::Critical,
+            "check:db",
+            Some(&message),
+        );
+        assert!(out.len() <= 1432 && out.len() >= 1431, "{}", out.len());
+        assert!(out.ends_with(&format!("é{TRUNCATED}\n")));
+    }
+
+    #[test]
+    fn without_room_for_the_marker_a_message_is_whole_or_absent() {
+        let line = "_sc|healthcheck.check|2|#check:db,env:prod,team:core_platform";
+        let tags = ["env:prod".to_owned(), "Team:Core Platform".to_owned()];
+        for (room, expected) in [(4, "|m:down"), (3, ""), (0, ""), (11, "|m:down")] {
+            let mut out = String::new();
+            Writer::new("healthcheck", &tags, line.len() + "|m:".len() + room + 1).service_check(
+                &mut out,
+                "check",
+                CheckStatus::Critical,
+                "check:db",
+                Some("down"),
+            );
+            assert_eq!(out, format!("{line}{expected}\n"), "{room}");
+            let mut out = String::new();
+            Writer::new("healthcheck", &tags, line.len() + "|m:".len() + room + 1).service_check(
+                &mut out,
+                "check",
+                CheckStatus::Critical,
+                "check:db",
+                Some("down and out"),
+            );
+            assert_eq!(out, format!("{line}\n"), "{room}");
+        }
+    }
+
+    #[test]
+    fn a_huge_event_text_is_cut_and_counted_right() {
+        for max in [1432, 8192, 65_000] {
+            let mut out = String::new();
+            Writer::new("healthcheck", &["env:prod".to_owned()], max).event(
+                &mut out,
+                &format!("Healthcheck {} failed", "n\n".repeat(300)),
+                &huge(),
+                "check:db",
+                "error",
+                "check:db",
+            );
+            assert!(out.len() <= max, "{max}: {} bytes", out.len());
+            assert_eq!(out.matches('\n').count(), 1, "{max}: one line");
+            let (lengths, rest) = out
+                .strip_prefix("_e{")
+                .and_then(|o| o.split_once("}:"))
+                .expect("an event");
+            let (title_len, text_len) = lengths.split_once(',').expect("two lengths");
+            let (title_len, text_len): (usize, usize) = (
+                title_len.parse().expect("a length"),
+                text_len.parse().expect("a length"),
+            );
+            let title = &rest[..title_len];
+            let text = &rest[title_len + 1..title_len + 1 + text_len];
+            assert!(
+                title.ends_with(TRUNCATED) && title.len() <= MAX_EVENT_TITLE,
+                "{title}"
+            );
+            assert!(
+                text.ends_with(TRUNCATED) && text.len() <= MAX_EVENT_TEXT,
+                "{max}: {text}"
+            );
+            assert_eq!(
+                &rest[title_len + 1 + text_len..],
+                "|k:check:db|t:error|#check:db,env:prod\n"
+            );
+            if max > MAX_EVENT_TEXT + 300 {
+                assert!(
+                    text.len() > MAX_EVENT_TEXT - 10,
+                    "{max}: {} bytes",
+                    text.len()
+                );
+            }
+        }
     }
 }

@@ -54,19 +54,28 @@ pub(crate) enum Message {
 pub(crate) struct Pipeline {
     queue: SyncSender<Message>,
     writer: Writer,
-    dropped: AtomicU64,
+    /// Messages that found the queue full, and payloads the sink could not send.
+    dropped: Arc<AtomicU64>,
+    /// `dropped` as the last flush saw it.
+    reported: AtomicU64,
 }
 
 impl Pipeline {
     /// Starts the metrics thread.
     pub(crate) fn start(settings: Resolved) -> Result<Arc<Self>, Error> {
         let (queue, inbox) = mpsc::sync_channel(QUEUE);
-        let writer = Writer::new(&settings.prefix, &settings.tags);
+        let writer = Writer::new(
+            &settings.prefix,
+            &settings.tags,
+            settings.sink.max_payload_size(),
+        );
+        let dropped = Arc::new(AtomicU64::new(0));
         let worker = Worker {
             writer: writer.clone(),
             sink: settings.sink,
             healthy: HashMap::new(),
             failures: 0,
+            dropped: Arc::clone(&dropped),
         };
         std::thread::Builder::new()
             .name("healthcheck-metrics".to_owned())
@@ -75,7 +84,8 @@ impl Pipeline {
         Ok(Arc::new(Self {
             queue,
             writer,
-            dropped: AtomicU64::new(0),
+            dropped,
+            reported: AtomicU64::new(0),
         }))
     }
 
@@ -102,8 +112,18 @@ impl Pipeline {
         }
     }
 
-    /// Waits until everything queued so far has been handed to the sink, or `timeout`.
+    /// Waits until everything queued so far has been handed to the sink, at most `timeout`.
+    /// `true` only if it was, and nothing was dropped since the previous flush (a full queue, a
+    /// payload the sink could not send).
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        let delivered = self.wait_for_worker(timeout);
+        // The worker counts a failed send before it answers the flush that follows it.
+        let dropped = self.dropped.load(Ordering::Acquire);
+        let reported = self.reported.fetch_max(dropped, Ordering::AcqRel);
+        delivered && dropped <= reported
+    }
+
+    fn wait_for_worker(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let (done, waiter) = mpsc::channel();
         let mut message = Message::Flush(done);
@@ -126,7 +146,7 @@ impl Pipeline {
             .is_ok()
     }
 
-    /// How many messages were dropped because the queue was full.
+    /// Messages dropped because the queue was full, plus payloads the sink could not send.
     pub(crate) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
@@ -138,6 +158,8 @@ struct Worker {
     /// Whether each check was healthy at its last run, for transition events.
     healthy: HashMap<String, bool>,
     failures: u64,
+    /// Shared with the [`Pipeline`]: every payload the sink could not send counts one.
+    dropped: Arc<AtomicU64>,
 }
 
 impl Worker {
@@ -169,9 +191,15 @@ impl Worker {
     fn send(&mut self, lines: &str) {
         for payload in batch::pack(lines, self.sink.max_payload_size()) {
             if let Err(error) = self.sink.send(payload.as_bytes()) {
+                self.dropped.fetch_add(1, Ordering::Release);
                 self.failures += 1;
                 if self.failures.is_power_of_two() {
-                    tracing::debug!(%error, failures = self.failures, "could not send metrics");
+                    tracing::debug!(
+                        %error,
+                        failures = self.failures,
+                        bytes = payload.len(),
+                        "could not send metrics: the payload is dropped"
+                    );
                 }
             }
         }

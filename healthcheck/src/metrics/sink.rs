@@ -38,7 +38,10 @@ pub trait MetricSink: Send + Sync + fmt::Debug {
     /// [`max_payload_size`](Self::max_payload_size) bytes (unless one line alone is longer).
     ///
     /// # Errors
-    /// Whatever stopped the payload; the SDK logs it at `debug` level and drops the payload.
+    /// Whatever stopped the payload; the SDK drops the payload, counts it in
+    /// [`Statsd::dropped`](crate::Statsd::dropped), makes the next
+    /// [`flush_metrics`](crate::HealthChecks::flush_metrics) return `false`, and logs it now and
+    /// then at `debug` level.
     fn send(&self, payload: &[u8]) -> io::Result<()>;
 
     /// The largest payload to send. Defaults to 1432 bytes, a UDP datagram in one Ethernet frame.
@@ -82,9 +85,53 @@ impl<T: MetricSink + ?Sized> MetricSink for &'static T {
 /// socket buffer) to the speed the agent reads at. Past it the payload is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_millis(100);
 
-/// After a failure to resolve or connect, how long before trying again (payloads meanwhile are
-/// dropped): an agent that is down costs nothing but a failed attempt now and then.
+/// After a failure to resolve or connect, or a send error that is not the payload's own (see
+/// `is_payload_error`), how long before trying again (payloads meanwhile are dropped): an agent
+/// that is down costs nothing but a failed attempt now and then.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// `EMSGSIZE` and `ENOBUFS`, where their numbers are known: a datagram larger than the socket
+/// can send, and no buffer for it right now.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const PAYLOAD_ERRNOS: &[i32] = &[90, 105];
+#[cfg(any(
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+))]
+const PAYLOAD_ERRNOS: &[i32] = &[40, 55];
+/// `WSAEMSGSIZE` and `WSAENOBUFS`.
+#[cfg(windows)]
+const PAYLOAD_ERRNOS: &[i32] = &[10040, 10055];
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly",
+    windows
+)))]
+const PAYLOAD_ERRNOS: &[i32] = &[];
+
+/// Whether a failed send is this payload's failure, not the socket's or the destination's: the
+/// payload is dropped and the socket kept. So it is when the payload is too large to send
+/// (`EMSGSIZE`, or any error for a payload over the configured size: a single line longer than
+/// a datagram), when the buffer stayed full past the timeout or had no room (`ENOBUFS`), or
+/// when the send was interrupted.
+fn is_payload_error(error: &io::Error, payload_len: usize, max_payload: usize) -> bool {
+    payload_len > max_payload
+        || matches!(
+            error.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+        )
+        || error
+            .raw_os_error()
+            .is_some_and(|code| PAYLOAD_ERRNOS.contains(&code))
+}
 
 /// A lazily (re)connected socket.
 enum Link<S> {
@@ -184,18 +231,10 @@ impl MetricSink for UdpSink {
         let socket = link.get_or_connect(|| self.connect())?;
         match socket.send(payload) {
             Ok(_) => Ok(()),
-            // Nobody listening (an ICMP "port unreachable" came back) or a buffer still full
-            // after the timeout: drop this payload, keep the socket.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::ConnectionRefused
-                        | io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                ) =>
-            {
-                Err(e)
-            }
+            // Nobody listening (an ICMP "port unreachable" came back for an earlier datagram):
+            // this payload is lost, the socket still works.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Err(e),
+            Err(e) if is_payload_error(&e, payload.len(), self.max_payload) => Err(e),
             Err(e) => {
                 link.fail();
                 Err(e)
@@ -252,14 +291,9 @@ impl MetricSink for UnixSink {
         })?;
         match socket.send(payload) {
             Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                Err(e)
-            }
+            // Refused here means the agent's socket is gone (or was replaced by a restart):
+            // connect again later, as for any other error but the payload's own.
+            Err(e) if is_payload_error(&e, payload.len(), self.max_payload) => Err(e),
             Err(e) => {
                 link.fail();
                 Err(e)
@@ -340,5 +374,46 @@ impl MetricSink for CaptureSink {
             .unwrap_or_else(PoisonError::into_inner)
             .push(payload.to_vec());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_payloads_own_failures_keep_the_socket() {
+        let kind = |kind: io::ErrorKind| io::Error::from(kind);
+        for (error, len, payload_error) in [
+            (kind(io::ErrorKind::WouldBlock), 100, true),
+            (kind(io::ErrorKind::TimedOut), 100, true),
+            (kind(io::ErrorKind::Interrupted), 100, true),
+            // Any failure of a single line longer than a payload is that line's.
+            (kind(io::ErrorKind::Other), 70_000, true),
+            (kind(io::ErrorKind::NotConnected), 100, false),
+            (kind(io::ErrorKind::BrokenPipe), 100, false),
+            (kind(io::ErrorKind::ConnectionRefused), 100, false),
+        ] {
+            assert_eq!(
+                is_payload_error(&error, len, 1432),
+                payload_error,
+                "{error:?}, {len} bytes"
+            );
+        }
+        for &code in PAYLOAD_ERRNOS {
+            assert!(is_payload_error(
+                &io::Error::from_raw_os_error(code),
+                100,
+                1432
+            ));
+        }
+        #[cfg(target_os = "linux")]
+        assert_eq!(
+            io::Error::from_raw_os_error(PAYLOAD_ERRNOS[0])
+                .to_string()
+                .split(" (os error")
+                .next(),
+            Some("Message too long")
+        );
     }
 }

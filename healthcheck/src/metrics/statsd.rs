@@ -50,7 +50,15 @@ impl Statsd {
         self.pipeline.is_some()
     }
 
-    /// How many metric messages were dropped because the metrics thread could not keep up.
+    /// How many times metrics were dropped since metrics started, counting one for each
+    /// - message that found the metrics thread's queue full (the metrics of one run of the
+    ///   checks, or one call of this type's methods), and
+    /// - payload (a datagram of one or more lines) that the transport could not send: the agent
+    ///   unreachable, its buffer full past the send timeout, or the payload too large to send,
+    ///   such as a line with a name or tags longer than a datagram.
+    ///
+    /// 0 when metrics are off. [`flush_metrics`](crate::HealthChecks::flush_metrics) returns
+    /// `false` when it grew since the previous flush.
     #[must_use]
     pub fn dropped(&self) -> u64 {
         self.pipeline.as_ref().map_or(0, |p| p.dropped())
