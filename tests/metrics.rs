@@ -170,11 +170,16 @@ async fn a_failing_service_is_critical_and_names_what_fails() {
 }
 
 #[tokio::test]
-async fn a_group_run_is_tagged_with_its_scope() {
+async fn a_group_run_is_tagged_with_its_scope_and_says_nothing_of_the_service() {
     let listener = Listener::udp();
     let health = three_checks(to(&listener));
     health.run_group("back").await.expect("the group exists");
-    let lines = listener.lines_through("_sc|healthcheck.service|");
+    assert!(health.flush_metrics(Duration::from_secs(5)).await);
+    let lines = listener.lines(Duration::from_millis(300));
+    assert!(
+        !lines.iter().any(|l| l.contains("healthcheck.service")),
+        "a group run spoke for the whole service: {lines:#?}"
+    );
     let run = lines
         .iter()
         .filter_map(|l| parse_metric(l))

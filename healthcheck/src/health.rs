@@ -134,8 +134,10 @@ impl HealthChecksBuilder {
     ///   empty name, an empty group name or a zero timeout;
     /// - [`Error::ZeroDefaultTimeout`] when the default timeout is zero;
     /// - [`Error::InvalidEnv`] when `HEALTHCHECK_TIMEOUT` is not a duration, or a metrics
-    ///   variable (`HEALTHCHECK_STATSD_ENABLED`, `DD_DOGSTATSD_URL`, `DD_DOGSTATSD_PORT`, ...)
-    ///   has a malformed value;
+    ///   variable (`HEALTHCHECK_STATSD_ENABLED`, `HEALTHCHECK_STATSD_PREFIX`, `DD_DOGSTATSD_URL`,
+    ///   `DD_DOGSTATSD_PORT`, `DD_TAGS`, ...) has a malformed value;
+    /// - [`Error::InvalidSetting`] when the metrics prefix or a metrics tag given in code is
+    ///   malformed (see [`MetricsConfig::prefix`] and [`MetricsConfig::tag`]);
     /// - [`Error::MetricsThread`] when the thread that sends metrics cannot start.
     pub fn build(self) -> Result<HealthChecks, Error> {
         let default_timeout = match self.default_timeout {
@@ -470,6 +472,7 @@ impl HealthChecks {
         if let (Some(pipeline), Some(checks)) = (&self.inner.metrics, records) {
             pipeline.send(Message::Run(RunRecord {
                 scope: selection.scope(),
+                whole: matches!(selection, Selection::All),
                 duration,
                 service: report.status,
                 checks,

@@ -23,6 +23,8 @@ const QUEUE: usize = 1024;
 #[derive(Debug)]
 pub(crate) struct RunRecord {
     pub(crate) scope: String,
+    /// Whether the run covered every check, and so can speak for the whole service.
+    pub(crate) whole: bool,
     pub(crate) duration: Duration,
     pub(crate) service: Status,
     pub(crate) checks: Vec<CheckRecord>,
@@ -262,6 +264,10 @@ impl Worker {
             Kind::Timing,
             &tags,
         );
+        if !run.whole {
+            // A group, a probe's checks or one check cannot vouch for the whole service.
+            return;
+        }
         let service_healthy = run.service.is_healthy();
         self.writer.metric(
             out,
