@@ -54,6 +54,7 @@ mod component;
 mod error;
 mod health;
 pub mod http;
+mod json;
 pub mod metrics;
 mod outcome;
 mod registry;

@@ -110,8 +110,8 @@ impl Report {
     /// The report as compact JSON.
     #[must_use]
     pub fn to_json(&self) -> String {
-        // Serializing these types cannot fail: string keys, finite-or-null floats, no I/O.
-        serde_json::to_string(self).unwrap_or_default()
+        // The same bytes as `serde_json::to_string(self)`, written directly.
+        crate::json::report(self)
     }
 
     /// The report as indented JSON, for people.
