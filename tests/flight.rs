@@ -327,3 +327,74 @@ fn a_hung_blocking_check_does_not_keep_the_process_from_exiting() {
         );
     }
 }
+
+// --- Quick blocking checks share a worker; one that starts hanging costs the others nothing. ---
+
+static TURNS_SLOW_GATE: LazyLock<Gate> = LazyLock::new(Gate::default);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quick_blocking_check_that_starts_hanging_times_out_alone() {
+    static HANG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let _release = OpenOnDrop(&TURNS_SLOW_GATE);
+    let health = HealthChecks::builder()
+        .without_registered_checks()
+        .metrics(MetricsConfig::disabled())
+        .check(
+            // First in name order: the shared worker meets it before its neighbours.
+            Check::blocking("a_turns_slow", || {
+                CALLS.fetch_add(1, Ordering::SeqCst);
+                if HANG.load(Ordering::SeqCst) {
+                    TURNS_SLOW_GATE.wait();
+                }
+                true
+            })
+            .timeout(Duration::from_millis(50)),
+        )
+        .check(Check::blocking("b_neighbour", || true))
+        .check(Check::blocking("c_neighbour", || Err::<(), _>("down")).critical(false))
+        .build()
+        .expect("valid checks");
+    for _ in 0..3 {
+        // Quick now: the next runs put all three on one shared worker.
+        assert!(health.run().await.service_healthy);
+    }
+    HANG.store(true, Ordering::SeqCst);
+
+    let started = Instant::now();
+    let report = health.run().await;
+    let took = started.elapsed();
+    assert_eq!(
+        report.components["a_turns_slow"].status_message.as_deref(),
+        Some("timed out after 50ms")
+    );
+    assert_eq!(report.components["b_neighbour"].status, Status::Healthy);
+    assert_eq!(
+        report.components["c_neighbour"].status_message.as_deref(),
+        Some("down")
+    );
+    assert!(took < Duration::from_millis(300), "{took:?}");
+
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let report = health.run().await;
+    let message = report.components["a_turns_slow"]
+        .status_message
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        message.starts_with("timed out after 50ms (still running since "),
+        "{message}"
+    );
+    assert_eq!(report.components["b_neighbour"].status, Status::Healthy);
+    assert_eq!(
+        CALLS.load(Ordering::SeqCst),
+        4,
+        "the hung call is not repeated"
+    );
+
+    TURNS_SLOW_GATE.open();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let report = health.run().await;
+    assert_eq!(report.components["a_turns_slow"].status, Status::Healthy);
+    assert_eq!(CALLS.load(Ordering::SeqCst), 5);
+}

@@ -362,15 +362,51 @@ impl HealthChecks {
     /// SDK's own runtime cannot start.
     pub async fn run_selection(&self, selection: &Selection) -> Result<Report, Error> {
         let selected = self.select(selection)?;
+        let scope = Scope::of(selection);
+        self.run_indices(selected, scope).await
+    }
+
+    /// Runs the checks at `selected` (indices in name order), on the current Tokio runtime or,
+    /// outside one, on the SDK's own.
+    async fn run_indices(&self, selected: Vec<usize>, scope: Scope) -> Result<Report, Error> {
         if Handle::try_current().is_ok() {
-            return Ok(self.run_here(&selected, selection).await);
+            return Ok(self.run_here(&selected, scope).await);
         }
         let this = self.clone();
-        let selection = selection.clone();
-        let task = own_runtime()?.spawn(async move { this.run_here(&selected, &selection).await });
+        let task = own_runtime()?.spawn(async move { this.run_here(&selected, scope).await });
         Ok(task
             .await
             .unwrap_or_else(|e| self.failed_report(&format!("the run failed: {e}"))))
+    }
+
+    /// Runs the checks named `names`, given in name order (as [`checks`](Self::checks) lists
+    /// them), skipping names that are not checks. For the HTTP handler, which picks its checks
+    /// from that list.
+    pub(crate) async fn run_names(&self, names: &[&str]) -> Result<Report, Error> {
+        let checks = &self.inner.checks;
+        let mut selected = Vec::with_capacity(names.len());
+        let mut from = 0;
+        for name in names {
+            // A walk in step with the sorted checks; a search for names out of order.
+            match checks[from..]
+                .iter()
+                .take(8)
+                .position(|c| c.name() == *name)
+            {
+                Some(offset) => from += offset,
+                _ => match checks.binary_search_by(|c| c.name().cmp(name)) {
+                    Ok(index) => from = index,
+                    Err(_) => continue,
+                },
+            }
+            selected.push(from);
+            from += 1;
+        }
+        let scope = match names {
+            [name] => Scope::Check((*name).to_owned()),
+            _ => Scope::Checks,
+        };
+        self.run_indices(selected, scope).await
     }
 
     /// Runs every check from a program without an async runtime (a worker, a CLI), blocking the
@@ -394,7 +430,7 @@ impl HealthChecks {
             return Err(Error::InsideAsyncRuntime);
         }
         let selected = self.select(selection)?;
-        Ok(own_runtime()?.block_on(self.run_here(&selected, selection)))
+        Ok(own_runtime()?.block_on(self.run_here(&selected, Scope::of(selection))))
     }
 
     /// The indices of the selected checks, in name order.
@@ -434,7 +470,7 @@ impl HealthChecks {
     }
 
     /// Runs the selected checks on the current Tokio runtime.
-    async fn run_here(&self, selected: &[usize], selection: &Selection) -> Report {
+    async fn run_here(&self, selected: &[usize], scope: Scope) -> Report {
         // The report shows milliseconds: keep no more, so that it reads back equal.
         let timestamp = Utc::now().trunc_subsecs(3);
         let started = Instant::now();
@@ -471,8 +507,8 @@ impl HealthChecks {
         let report = self.assemble(timestamp, components);
         if let (Some(pipeline), Some(checks)) = (&self.inner.metrics, records) {
             pipeline.send(Message::Run(RunRecord {
-                scope: selection.scope(),
-                whole: matches!(selection, Selection::All),
+                whole: matches!(scope, Scope::All),
+                scope: scope.into_text(),
                 duration,
                 service: report.status,
                 checks,
@@ -554,6 +590,33 @@ impl HealthChecks {
             })
             .collect();
         self.assemble(Utc::now().trunc_subsecs(3), components)
+    }
+}
+
+/// What a run covers, for its metrics.
+enum Scope {
+    All,
+    Check(String),
+    Checks,
+    Other(Selection),
+}
+
+impl Scope {
+    fn of(selection: &Selection) -> Self {
+        match selection {
+            Selection::All => Scope::All,
+            other => Scope::Other(other.clone()),
+        }
+    }
+
+    /// The `scope` tag's value; see [`Selection::scope`].
+    fn into_text(self) -> String {
+        match self {
+            Scope::All => "all".to_owned(),
+            Scope::Check(name) => name,
+            Scope::Checks => "checks".to_owned(),
+            Scope::Other(selection) => selection.scope(),
+        }
     }
 }
 

@@ -541,12 +541,15 @@ impl HealthHandler {
     /// The report of `names`: fresh stored results where there are, a run of the others.
     async fn report_for(&self, names: &[&str]) -> Report {
         let inner = &self.inner;
+        if inner.options.ttl.is_zero() && inner.refresh_intervals.is_empty() {
+            // Nothing stored is ever read: run the checks, keep nothing.
+            return inner.health.run_names(names).await.unwrap_or_else(|error| {
+                tracing::warn!(%error, "the health checks could not run");
+                inner.health.failed_report(&error.to_string())
+            });
+        }
         let now = SystemTime::now();
-        let stored = if inner.options.ttl.is_zero() && inner.refresh_intervals.is_empty() {
-            vec![None; names.len()]
-        } else {
-            inner.store.load(names).await
-        };
+        let stored = inner.store.load(names).await;
         let mut components = BTreeMap::new();
         let mut oldest = now;
         let mut stale = Vec::new();

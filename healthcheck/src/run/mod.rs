@@ -24,7 +24,7 @@ use futures_util::FutureExt;
 
 use crate::check::{Body, BoxFuture, CheckRef};
 use crate::component::Component;
-use blocking::Job;
+use blocking::{Batch, Batched, Job};
 use flight::{Begin, Landing, Shared};
 
 /// The component of a check that did not finish within `timeout`.
@@ -74,6 +74,7 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
     let mut results: Vec<Option<Outcome>> = Vec::with_capacity(checks.len());
     let mut waiting: Vec<Waiting> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
+    let mut quick: Vec<Quick> = Vec::new();
 
     for (index, &check) in checks.iter().enumerate() {
         let timeout = check.timeout().unwrap_or(default_timeout);
@@ -102,9 +103,21 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
             Begin::Owner => match check.body() {
                 Body::Async(make) => make as &dyn Fn() -> BoxFuture,
                 Body::AsyncFn(make) => &**make,
+                Body::Blocking(_) | Body::BlockingFn(_) if blocking::is_quick(check) => {
+                    // The flight stays in its first-poll state: no shared cell unless someone
+                    // joins. The result comes back through the run's batch.
+                    results.push(None);
+                    quick.push(Quick {
+                        index,
+                        check: check.clone(),
+                        deadline,
+                        timeout,
+                    });
+                    continue;
+                }
                 Body::Blocking(_) | Body::BlockingFn(_) => {
                     let shared = check.flight.take_off(started, timeout);
-                    jobs.push(Job::new(Landing::new(check.clone(), Arc::clone(&shared))));
+                    jobs.push(Job::Alone(Landing::new(check.clone(), Arc::clone(&shared))));
                     results.push(None);
                     waiting.push(Waiting {
                         index,
@@ -157,8 +170,19 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
         }
     }
 
-    if !jobs.is_empty() {
-        blocking::dispatch(jobs);
+    let batch = (!quick.is_empty()).then(|| Batch::new(quick.len()));
+    if let Some(batch) = &batch {
+        let batched = quick
+            .iter()
+            .enumerate()
+            .map(|(slot, q)| Job::Batched(Batched::new(q.check.clone(), Arc::clone(batch), slot)))
+            .collect();
+        blocking::dispatch(jobs, batched);
+    } else if !jobs.is_empty() {
+        blocking::dispatch(jobs, Vec::new());
+    }
+    if let Some(batch) = batch {
+        collect_batch(&batch, &quick, &mut results).await;
     }
     // Every wait ends by its caller's deadline, whatever the order. The last ones started are
     // the likeliest to finish last: waiting for them first finds the others already done.
@@ -184,6 +208,42 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
             })
         })
         .collect()
+}
+
+/// A quick blocking check of this run, in the run's batch.
+struct Quick {
+    index: usize,
+    check: CheckRef,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+/// Waits for the batch's results, giving up on each check at its own deadline, and puts them
+/// in `results`.
+async fn collect_batch(batch: &Batch, quick: &[Quick], results: &mut [Option<Outcome>]) {
+    let mut open: Vec<usize> = (0..quick.len()).collect();
+    let mut gave_up = vec![false; quick.len()];
+    while let Some(next) = open.iter().map(|&slot| quick[slot].deadline).min() {
+        if batch.wait_until(next).await {
+            break;
+        }
+        let now = Instant::now();
+        open.retain(|&slot| {
+            let late = batch.result(slot).is_none() && quick[slot].deadline <= now;
+            gave_up[slot] |= late;
+            batch.result(slot).is_none() && !late
+        });
+    }
+    for (slot, q) in quick.iter().enumerate() {
+        let component = match batch.result(slot) {
+            Some(component) if !gave_up[slot] => component.clone(),
+            _ => timed_out(q.timeout),
+        };
+        results[q.index] = Some(Outcome {
+            component,
+            executed: true,
+        });
+    }
 }
 
 fn executed(component: Component) -> Option<Outcome> {
