@@ -75,5 +75,11 @@ async fn main() -> Result<(), healthcheck::Error> {
 
     let back = health.run_group("back").await?;
     println!("\ngroup `back`:\n{back}");
+
+    // Metrics (on by default, to a local Datadog agent if there is one) leave on a thread of
+    // the SDK's own: let them go before the process exits. `false` means some were dropped,
+    // as they are when no agent listens.
+    let flushed = health.flush_metrics(Duration::from_secs(1)).await;
+    println!("metrics flushed: {flushed}");
     Ok(())
 }
