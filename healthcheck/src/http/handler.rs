@@ -23,7 +23,7 @@ use crate::http::query::{self, QueryError};
 use crate::http::refresh;
 use crate::http::render;
 use crate::http::store::{MemoryStore, ResultStore};
-use crate::report::{ComponentReport, Report};
+use crate::report::{ComponentReport, OneLine, Report};
 
 /// An HTTP request, as the handler needs it.
 #[derive(Clone, Copy, Debug)]
@@ -649,7 +649,8 @@ impl HealthHandler {
         method: &Method,
     ) -> HealthResponse {
         let (content_type, body) = if text {
-            (TEXT, message.as_bytes().to_vec())
+            // A check name from the path may hold a newline: keep the body one line.
+            (TEXT, OneLine(message).to_string().into_bytes())
         } else {
             (JSON, render::error_json(message))
         };
