@@ -120,8 +120,16 @@ mod tests {
             ("/readyz", "/status/readyz", "/readyz"),
             ("/health/readyz", "/api/health/readyz", "/health/readyz"),
             ("/readyz/{name}", "/status/readyz/db", "/readyz/db"),
-            ("/readyz/{name}", "/status/readyz/caf%C3%A9/", "/readyz/caf%C3%A9"),
-            ("/health/livez/{name}", "/x/health/livez/%FF", "/health/livez/%FF"),
+            (
+                "/readyz/{name}",
+                "/status/readyz/caf%C3%A9/",
+                "/readyz/caf%C3%A9",
+            ),
+            (
+                "/health/livez/{name}",
+                "/x/health/livez/%FF",
+                "/health/livez/%FF",
+            ),
         ];
         for (pattern, path, expected) in cases {
             assert_eq!(endpoint_path(pattern, path), expected, "{pattern} {path}");

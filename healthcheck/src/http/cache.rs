@@ -83,8 +83,7 @@ impl Keyed {
     /// Drops the responses that expire first until `room` more bytes and one more entry fit.
     fn make_room(&mut self, room: usize) {
         while !self.responses.is_empty()
-            && (self.responses.len() >= MAX_KEYED_ENTRIES
-                || self.bytes + room > MAX_KEYED_BYTES)
+            && (self.responses.len() >= MAX_KEYED_ENTRIES || self.bytes + room > MAX_KEYED_BYTES)
         {
             let first = self
                 .responses
@@ -114,7 +113,10 @@ impl ResponseCache {
         match key {
             CacheKey::Slot(slot) => {
                 let slot = self.slots.get(*slot)?;
-                let cached = slot.read().unwrap_or_else(PoisonError::into_inner).clone()?;
+                let cached = slot
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()?;
                 if cached.expires > now {
                     return Some(cached);
                 }
@@ -201,30 +203,53 @@ mod tests {
         let minute = Duration::from_secs(60);
         // 1,023 responses of 120 KB: about 120 MB if nothing bounded them.
         for n in 0..1023 {
-            cache.put(CacheKey::Keyed(format!("/healthcheck?x={n}")), cached(120_000, minute));
+            cache.put(
+                CacheKey::Keyed(format!("/healthcheck?x={n}")),
+                cached(120_000, minute),
+            );
             let (entries, bytes) = cache.keyed_size();
             assert!(bytes <= MAX_KEYED_BYTES, "{bytes} bytes after {n}");
             assert!(entries <= MAX_KEYED_ENTRIES, "{entries} entries after {n}");
         }
         // As many as fit: about 4 MiB / 120 KB.
         let (entries, bytes) = cache.keyed_size();
-        assert!(entries >= MAX_KEYED_BYTES / 120_200 - 1, "{entries} entries");
+        assert!(
+            entries >= MAX_KEYED_BYTES / 120_200 - 1,
+            "{entries} entries"
+        );
         assert!(bytes + 120_200 > MAX_KEYED_BYTES, "{bytes} bytes");
         // The newest are kept, the oldest went first.
-        assert!(cache.get(&CacheKey::Keyed("/healthcheck?x=1022".to_owned())).is_some());
-        assert!(cache.get(&CacheKey::Keyed("/healthcheck?x=0".to_owned())).is_none());
+        assert!(
+            cache
+                .get(&CacheKey::Keyed("/healthcheck?x=1022".to_owned()))
+                .is_some()
+        );
+        assert!(
+            cache
+                .get(&CacheKey::Keyed("/healthcheck?x=0".to_owned()))
+                .is_none()
+        );
         // Small responses: bounded by count.
         for n in 0..1023 {
-            cache.put(CacheKey::Keyed(format!("/readyz?x={n}")), cached(10, minute));
+            cache.put(
+                CacheKey::Keyed(format!("/readyz?x={n}")),
+                cached(10, minute),
+            );
         }
         assert_eq!(cache.keyed_size().0, MAX_KEYED_ENTRIES);
         // A response bigger than the bound is not kept, and drops nothing.
-        cache.put(CacheKey::Keyed("huge".to_owned()), cached(MAX_KEYED_BYTES, minute));
+        cache.put(
+            CacheKey::Keyed("huge".to_owned()),
+            cached(MAX_KEYED_BYTES, minute),
+        );
         assert!(cache.get(&CacheKey::Keyed("huge".to_owned())).is_none());
         assert_eq!(cache.keyed_size().0, MAX_KEYED_ENTRIES);
         // Replacing a response counts its bytes once.
         let before = cache.keyed_size();
-        cache.put(CacheKey::Keyed("/readyz?x=1022".to_owned()), cached(10, minute));
+        cache.put(
+            CacheKey::Keyed("/readyz?x=1022".to_owned()),
+            cached(10, minute),
+        );
         assert_eq!(cache.keyed_size(), before);
     }
 
@@ -240,7 +265,11 @@ mod tests {
         assert!(cache.keyed_size().0 > 30, "{:?}", cache.keyed_size());
         std::thread::sleep(Duration::from_millis(40));
         // A read of an expired response drops every expired one.
-        assert!(cache.get(&CacheKey::Keyed("/healthcheck?x=99".to_owned())).is_none());
+        assert!(
+            cache
+                .get(&CacheKey::Keyed("/healthcheck?x=99".to_owned()))
+                .is_none()
+        );
         assert_eq!(cache.keyed_size(), (0, 0));
         // So does an insert.
         for n in 0..10 {
@@ -250,12 +279,20 @@ mod tests {
             );
         }
         std::thread::sleep(Duration::from_millis(40));
-        cache.put(CacheKey::Keyed("fresh".to_owned()), cached(10, Duration::from_secs(60)));
+        cache.put(
+            CacheKey::Keyed("fresh".to_owned()),
+            cached(10, Duration::from_secs(60)),
+        );
         assert_eq!(cache.keyed_size().0, 1);
         // And a slot lets its expired response go when it is read.
         cache.put(CacheKey::Slot(0), cached(100_000, Duration::from_millis(1)));
         std::thread::sleep(Duration::from_millis(5));
         assert!(cache.get(&CacheKey::Slot(0)).is_none());
-        assert!(cache.slots[0].read().unwrap_or_else(PoisonError::into_inner).is_none());
+        assert!(
+            cache.slots[0]
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_none()
+        );
     }
 }

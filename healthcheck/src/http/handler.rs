@@ -150,7 +150,10 @@ enum Params {
     /// `/healthcheck`: `group` (sorted, deduplicated, each an existing group) and `format`.
     Report { groups: Vec<String>, format: Format },
     /// A probe: `verbose`, and `exclude` (sorted, deduplicated, only checks of the probe).
-    Probe { verbose: bool, excluded: Vec<String> },
+    Probe {
+        verbose: bool,
+        excluded: Vec<String>,
+    },
 }
 
 impl HealthHandler {
@@ -499,14 +502,15 @@ impl HealthHandler {
             {
                 slot(at, wants_health_json)
             }
-            (Some(at), Params::Probe { verbose: false, excluded }) if excluded.is_empty() => {
-                slot(at, false)
-            }
+            (
+                Some(at),
+                Params::Probe {
+                    verbose: false,
+                    excluded,
+                },
+            ) if excluded.is_empty() => slot(at, false),
             (Some(at), Params::None) => slot(at, false),
-            _ => CacheKey::Keyed(format!(
-                "{endpoint:?}|{params:?}|{}",
-                u8::from(details)
-            )),
+            _ => CacheKey::Keyed(format!("{endpoint:?}|{params:?}|{}", u8::from(details))),
         }
     }
 
@@ -580,9 +584,7 @@ impl HealthHandler {
             ));
         }
         let skipped: Vec<&str> = excluded.iter().map(String::as_str).collect();
-        let report = self
-            .report_for(&self.names_in_probe(probe, &skipped))
-            .await;
+        let report = self.report_for(&self.names_in_probe(probe, &skipped)).await;
         let status = if report.service_healthy {
             StatusCode::OK
         } else {
