@@ -228,8 +228,37 @@ impl fmt::Display for HumanDuration {
     }
 }
 
+/// Text for a line-oriented format (the text report, probe output): control characters and
+/// Unicode line separators are written as visible escapes (`\n`, `\r`, `\t`, `\u{1b}`), so
+/// that a name or a message can never start a line of its own.
+pub(crate) struct OneLine<'a>(pub(crate) &'a str);
+
+impl fmt::Display for OneLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        while let Some(at) = rest.find(|c: char| needs_escape(c)) {
+            f.write_str(&rest[..at])?;
+            let c = rest[at..].chars().next().unwrap_or_default();
+            match c {
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                other => write!(f, "{}", other.escape_unicode())?,
+            }
+            rest = &rest[at + c.len_utf8()..];
+        }
+        f.write_str(rest)
+    }
+}
+
+/// Control characters, and the separators that some readers take for line ends.
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
 impl fmt::Display for ComponentReport {
-    /// `OK (1.2 ms) ok`: the status label, the response time, and the message if any.
+    /// `OK (1.2 ms) ok`: the status label, the response time, and the message if any (on one
+    /// line: control characters are escaped, `\n` for a newline).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -238,17 +267,18 @@ impl fmt::Display for ComponentReport {
             HumanDuration(self.response_duration())
         )?;
         if let Some(message) = &self.status_message {
-            write!(f, " {message}")?;
+            write!(f, " {}", OneLine(message))?;
         }
         Ok(())
     }
 }
 
 impl fmt::Display for Report {
-    /// One line per component: `database -> OK (1.2 ms) ok`.
+    /// One line per component: `database -> OK (1.2 ms) ok`. Control characters in names and
+    /// messages are escaped (`\n` for a newline), so each component is exactly one line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (name, component) in &self.components {
-            writeln!(f, "{name} -> {component}")?;
+            writeln!(f, "{} -> {component}", OneLine(name))?;
         }
         Ok(())
     }

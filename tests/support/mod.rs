@@ -286,3 +286,37 @@ impl Gate {
         self.opened.notify_all();
     }
 }
+
+/// Starts one test of this binary in a child process whose file descriptors are limited to
+/// `limit` (by the shell's `ulimit -n`, the workspace forbidding `unsafe`), with stdin and stdout
+/// piped: the child reports on stdout, and ends when its stdin closes.
+#[cfg(unix)]
+pub fn child_with_fd_limit(test: &str, limit: u32) -> std::process::Child {
+    use std::process::Stdio;
+    let exe = std::env::current_exe().expect("the test binary");
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n {limit} && exec \"$0\" \"$1\" --exact --nocapture --test-threads=1"
+        ))
+        .arg(exe)
+        .arg(test)
+        .env(CHILD, "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the child starts")
+}
+
+/// The resident memory of this process, in bytes, from `/proc/self/status`.
+#[cfg(target_os = "linux")]
+pub fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .expect("a VmRSS line")
+}

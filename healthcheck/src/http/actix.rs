@@ -1,4 +1,4 @@
-//! The endpoints as an actix-web service configuration.
+//! The endpoints as an actix-web service configuration, for an `App` or a `web::scope`.
 //!
 //! ```
 //! use actix_web::{App, web};
@@ -18,18 +18,63 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::http::{HealthHandler, HealthRequest, ROUTES};
 
-/// Registers every endpoint (under the handler's base path), for `App::configure`.
+/// Registers every endpoint (under the handler's base path), for `App::configure` or
+/// `Scope::configure`.
+///
+/// Each route keeps its own handler (no `app_data` shared by type), so several configurations
+/// can sit in one `App`; and each answers from the route it matched, not from the whole request
+/// path, so the endpoints work inside a `web::scope`:
+///
+/// ```
+/// use actix_web::{App, web};
+/// use healthcheck::{HealthChecks, http::HttpOptions};
+///
+/// # fn main() -> Result<(), healthcheck::Error> {
+/// let handler = HttpOptions::new().build(HealthChecks::builder().build()?)?;
+/// // GET /health/readyz, /health/healthcheck, ...
+/// let app = App::new()
+///     .service(web::scope("/health").configure(healthcheck::http::actix::configure(handler)));
+/// # let _ = app;
+/// # Ok(())
+/// # }
+/// ```
 pub fn configure(handler: HealthHandler) -> impl Fn(&mut web::ServiceConfig) + Clone {
     move |config: &mut web::ServiceConfig| {
         let base = handler.base_path().to_owned();
-        config.app_data(web::Data::new(handler.clone()));
         for route in ROUTES {
-            config.route(&format!("{base}{route}"), web::route().to(answer));
+            let pattern = format!("{base}{route}");
+            let handler = handler.clone();
+            let endpoint = pattern.clone();
+            config.route(
+                &pattern,
+                web::route().to(move |request: HttpRequest| {
+                    let handler = handler.clone();
+                    let path = endpoint_path(&endpoint, request.path());
+                    async move { answer(&handler, &request, &path).await }
+                }),
+            );
         }
     }
 }
 
-async fn answer(request: HttpRequest, handler: web::Data<HealthHandler>) -> HttpResponse {
+/// The path the handler knows the matched route by: the route's pattern (under the handler's
+/// base path, without any scope's prefix), with `{name}` taken from the request path as it came
+/// (still percent-encoded, for the handler to decode).
+fn endpoint_path(pattern: &str, request_path: &str) -> String {
+    match pattern.strip_suffix("{name}") {
+        Some(prefix) => {
+            let name = request_path
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default();
+            format!("{prefix}{name}")
+        }
+        None => pattern.to_owned(),
+    }
+}
+
+async fn answer(handler: &HealthHandler, request: &HttpRequest, path: &str) -> HttpResponse {
     // actix-web speaks `http` 0.2; the handler, `http` 1: carry over what it reads.
     let method = ::http::Method::from_bytes(request.method().as_str().as_bytes())
         .unwrap_or(::http::Method::OPTIONS);
@@ -48,12 +93,11 @@ async fn answer(request: HttpRequest, handler: web::Data<HealthHandler>) -> Http
             }
         }
     }
-    let uri = request.uri();
     let response = handler
         .handle(HealthRequest {
             method: &method,
-            path: uri.path(),
-            query: uri.query(),
+            path,
+            query: request.uri().query(),
             headers: &headers,
         })
         .await;
@@ -64,4 +108,31 @@ async fn answer(request: HttpRequest, handler: web::Data<HealthHandler>) -> Http
         builder.insert_header((name.as_str(), value.as_bytes()));
     }
     builder.body(response.body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::endpoint_path;
+
+    #[test]
+    fn endpoint_paths() {
+        let cases = [
+            ("/readyz", "/status/readyz", "/readyz"),
+            ("/health/readyz", "/api/health/readyz", "/health/readyz"),
+            ("/readyz/{name}", "/status/readyz/db", "/readyz/db"),
+            (
+                "/readyz/{name}",
+                "/status/readyz/caf%C3%A9/",
+                "/readyz/caf%C3%A9",
+            ),
+            (
+                "/health/livez/{name}",
+                "/x/health/livez/%FF",
+                "/health/livez/%FF",
+            ),
+        ];
+        for (pattern, path, expected) in cases {
+            assert_eq!(endpoint_path(pattern, path), expected, "{pattern} {path}");
+        }
+    }
 }

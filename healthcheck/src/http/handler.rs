@@ -23,7 +23,7 @@ use crate::http::query::{self, QueryError};
 use crate::http::refresh::{self, Refreshed};
 use crate::http::render;
 use crate::http::store::{MemoryStore, ResultStore};
-use crate::report::{ComponentReport, HumanDuration, Report};
+use crate::report::{ComponentReport, HumanDuration, OneLine, Report};
 
 /// An HTTP request, as the handler needs it.
 #[derive(Clone, Copy, Debug)]
@@ -133,11 +133,27 @@ const JSON: &str = "application/json";
 const HEALTH_JSON: &str = "application/health+json";
 const TEXT: &str = "text/plain; charset=utf-8";
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
     Json,
     HealthJson,
     Text,
+}
+
+/// What a request's query says, as far as its endpoint reads it: the parts that change the
+/// response, in a canonical form (sorted, without duplicates or names that change nothing), so
+/// that equivalent queries share one cached response.
+#[derive(Debug, PartialEq, Eq)]
+enum Params {
+    /// The endpoint reads no query.
+    None,
+    /// `/healthcheck`: `group` (sorted, deduplicated, each an existing group) and `format`.
+    Report { groups: Vec<String>, format: Format },
+    /// A probe: `verbose`, and `exclude` (sorted, deduplicated, only checks of the probe).
+    Probe {
+        verbose: bool,
+        excluded: Vec<String>,
+    },
 }
 
 impl HealthHandler {
@@ -314,24 +330,6 @@ impl HealthHandler {
             .iter()
             .any(|v| v.to_str().is_ok_and(|v| v.contains(HEALTH_JSON)));
 
-        let ttl = self.inner.options.ttl;
-        let key = (!ttl.is_zero()).then(|| match (endpoint.slot(), request.query) {
-            // The usual probe: no query. A fixed slot, no key to build or hash.
-            (Some(slot), None | Some("")) => {
-                CacheKey::Slot(slot * 4 + usize::from(details) * 2 + usize::from(wants_health_json))
-            }
-            _ => CacheKey::Keyed(format!(
-                "{}?{}|{}|{}",
-                request.path,
-                request.query.unwrap_or_default(),
-                u8::from(details),
-                u8::from(wants_health_json)
-            )),
-        });
-        if let Some(cached) = key.as_ref().and_then(|key| self.inner.responses.get(key)) {
-            return self.respond(cached.status, cached.content_type, cached.body, method);
-        }
-
         let pairs = match query::parse(request.query) {
             Ok(pairs) => pairs,
             Err(QueryError::TooLong) => {
@@ -343,16 +341,31 @@ impl HealthHandler {
                 return self.error(text, StatusCode::BAD_REQUEST, &message, method);
             }
         };
-        let outcome = match endpoint {
-            Endpoint::Report => {
-                self.report_endpoint(&pairs, details, wants_health_json)
+        let params = match self.read_params(endpoint, &pairs, wants_health_json) {
+            Ok(params) => params,
+            Err((status, message)) => return self.error(text, status, &message, method),
+        };
+
+        let ttl = self.inner.options.ttl;
+        let key = (!ttl.is_zero())
+            .then(|| Self::cache_key(endpoint, &params, details, wants_health_json));
+        if let Some(cached) = key.as_ref().and_then(|key| self.inner.responses.get(key)) {
+            return self.respond(cached.status, cached.content_type, cached.body, method);
+        }
+
+        let outcome = match (endpoint, params) {
+            (Endpoint::Report, Params::Report { groups, format }) => {
+                Ok(self.report_endpoint(&groups, format, details).await)
+            }
+            (Endpoint::Probe(probe, name), Params::Probe { verbose, excluded }) => {
+                self.probe_endpoint(*probe, name.as_deref(), verbose, &excluded, details)
                     .await
             }
-            Endpoint::Probe(probe, name) => {
-                self.probe_endpoint(*probe, name.as_deref(), &pairs, details)
+            (Endpoint::Probe(probe, name), _) => {
+                self.probe_endpoint(*probe, name.as_deref(), false, &[], details)
                     .await
             }
-            Endpoint::Heartbeat(probe) => {
+            (Endpoint::Heartbeat(probe), _) => {
                 let report = self.report_for(&self.names_in_probe(*probe, &[])).await;
                 let status = if report.service_healthy {
                     StatusCode::OK
@@ -361,7 +374,11 @@ impl HealthHandler {
                 };
                 Ok((status, JSON, render::heartbeat_json(&report, details)))
             }
-            Endpoint::Ping => Ok(self.ping().await),
+            (Endpoint::Ping, _) => Ok(self.ping().await),
+            (Endpoint::Report, _) => {
+                let format = Self::default_format(wants_health_json);
+                Ok(self.report_endpoint(&[], format, details).await)
+            }
         };
         match outcome {
             Ok((status, content_type, body)) => {
@@ -383,49 +400,123 @@ impl HealthHandler {
         }
     }
 
-    async fn report_endpoint(
-        &self,
-        pairs: &[(String, String)],
-        details: bool,
-        wants_health_json: bool,
-    ) -> Result<(StatusCode, &'static str, Vec<u8>), (StatusCode, String)> {
-        let mut groups = Vec::new();
-        let mut format = if wants_health_json {
+    const fn default_format(wants_health_json: bool) -> Format {
+        if wants_health_json {
             Format::HealthJson
         } else {
             Format::Json
-        };
-        for (key, value) in pairs {
-            match key.as_str() {
-                "group" => {
-                    if !self.inner.health.groups().any(|g| g == value) {
-                        return Err((
-                            StatusCode::NOT_FOUND,
-                            format!("no health check is in group `{value}`"),
-                        ));
+        }
+    }
+
+    /// Reads the parameters `endpoint` takes from the query, in canonical form; anything else
+    /// in the query is ignored. Fails on an unknown group (404) or format (400).
+    fn read_params(
+        &self,
+        endpoint: &Endpoint,
+        pairs: &[(String, String)],
+        wants_health_json: bool,
+    ) -> Result<Params, (StatusCode, String)> {
+        match endpoint {
+            Endpoint::Report => {
+                let mut groups = Vec::new();
+                let mut format = Self::default_format(wants_health_json);
+                for (key, value) in pairs {
+                    match key.as_str() {
+                        "group" => {
+                            if !self.inner.health.groups().any(|g| g == value) {
+                                return Err((
+                                    StatusCode::NOT_FOUND,
+                                    format!("no health check is in group `{value}`"),
+                                ));
+                            }
+                            groups.push(value.clone());
+                        }
+                        "format" => {
+                            format = match value.as_str() {
+                                "json" => Format::Json,
+                                "health+json" | "health json" | "application/health+json" => {
+                                    Format::HealthJson
+                                }
+                                "text" => Format::Text,
+                                other => {
+                                    return Err((
+                                        StatusCode::BAD_REQUEST,
+                                        format!(
+                                            "unknown format `{other}`: expected json, health+json or text"
+                                        ),
+                                    ));
+                                }
+                            };
+                        }
+                        _ => {}
                     }
-                    groups.push(value.as_str());
                 }
-                "format" => {
-                    format = match value.as_str() {
-                        "json" => Format::Json,
-                        "health+json" | "health json" | "application/health+json" => {
-                            Format::HealthJson
-                        }
-                        "text" => Format::Text,
-                        other => {
-                            return Err((
-                                StatusCode::BAD_REQUEST,
-                                format!(
-                                    "unknown format `{other}`: expected json, health+json or text"
-                                ),
-                            ));
-                        }
-                    };
-                }
-                _ => {}
+                groups.sort_unstable();
+                groups.dedup();
+                Ok(Params::Report { groups, format })
+            }
+            Endpoint::Probe(probe, None) => {
+                let verbose = pairs
+                    .iter()
+                    .any(|(k, v)| k == "verbose" && v != "false" && v != "0");
+                let mut excluded: Vec<String> = pairs
+                    .iter()
+                    .filter(|(k, v)| {
+                        k == "exclude"
+                            && self
+                                .inner
+                                .health
+                                .checks()
+                                .any(|c| c.name() == v && c.in_probe(*probe))
+                    })
+                    .map(|(_, v)| v.clone())
+                    .collect();
+                excluded.sort_unstable();
+                excluded.dedup();
+                Ok(Params::Probe { verbose, excluded })
+            }
+            Endpoint::Probe(_, Some(_)) | Endpoint::Heartbeat(_) | Endpoint::Ping => {
+                Ok(Params::None)
             }
         }
+    }
+
+    /// Where the response to a request is cached: the endpoint's fixed slot when the query
+    /// changes nothing (an unknown parameter, a group given twice), else a key built from the
+    /// canonical parameters, never from the raw query.
+    fn cache_key(
+        endpoint: &Endpoint,
+        params: &Params,
+        details: bool,
+        wants_health_json: bool,
+    ) -> CacheKey {
+        let slot = |slot: usize, health_json: bool| {
+            CacheKey::Slot(slot * 4 + usize::from(details) * 2 + usize::from(health_json))
+        };
+        match (endpoint.slot(), params) {
+            (Some(at), Params::Report { groups, format })
+                if groups.is_empty() && *format == Self::default_format(wants_health_json) =>
+            {
+                slot(at, wants_health_json)
+            }
+            (
+                Some(at),
+                Params::Probe {
+                    verbose: false,
+                    excluded,
+                },
+            ) if excluded.is_empty() => slot(at, false),
+            (Some(at), Params::None) => slot(at, false),
+            _ => CacheKey::Keyed(format!("{endpoint:?}|{params:?}|{}", u8::from(details))),
+        }
+    }
+
+    async fn report_endpoint(
+        &self,
+        groups: &[String],
+        format: Format,
+        details: bool,
+    ) -> (StatusCode, &'static str, Vec<u8>) {
         let names: Vec<&str> = self
             .inner
             .health
@@ -440,11 +531,11 @@ impl HealthHandler {
         } else {
             self.inner.options.unhealthy_status
         };
-        Ok(match format {
+        match format {
             Format::Json => (status, JSON, render::report_json(&report, details)),
             Format::HealthJson => (status, HEALTH_JSON, render::health_json(&report, details)),
             Format::Text => (status, TEXT, render::report_text(&report, details)),
-        })
+        }
     }
 
     fn names_in_probe(&self, probe: Probe, excluded: &[&str]) -> Vec<&str> {
@@ -460,7 +551,8 @@ impl HealthHandler {
         &self,
         probe: Probe,
         name: Option<&str>,
-        pairs: &[(String, String)],
+        verbose: bool,
+        excluded: &[String],
         details: bool,
     ) -> Result<(StatusCode, &'static str, Vec<u8>), (StatusCode, String)> {
         let path = match probe {
@@ -488,27 +580,8 @@ impl HealthHandler {
                 render::single_check_text(name, component, details),
             ));
         }
-        let verbose = pairs
-            .iter()
-            .any(|(k, v)| k == "verbose" && v != "false" && v != "0");
-        let excluded: Vec<&str> = pairs
-            .iter()
-            .filter(|(k, _)| k == "exclude")
-            .map(|(_, v)| v.as_str())
-            .collect();
-        let report = self
-            .report_for(&self.names_in_probe(probe, &excluded))
-            .await;
-        let excluded: Vec<String> = excluded
-            .into_iter()
-            .filter(|e| {
-                self.inner
-                    .health
-                    .checks()
-                    .any(|c| c.name() == *e && c.in_probe(probe))
-            })
-            .map(str::to_owned)
-            .collect();
+        let skipped: Vec<&str> = excluded.iter().map(String::as_str).collect();
+        let report = self.report_for(&self.names_in_probe(probe, &skipped)).await;
         let status = if report.service_healthy {
             StatusCode::OK
         } else {
@@ -517,7 +590,7 @@ impl HealthHandler {
         Ok((
             status,
             TEXT,
-            render::probe_text(path, &report, &excluded, verbose, details),
+            render::probe_text(path, &report, excluded, verbose, details),
         ))
     }
 
@@ -658,7 +731,8 @@ impl HealthHandler {
         method: &Method,
     ) -> HealthResponse {
         let (content_type, body) = if text {
-            (TEXT, message.as_bytes().to_vec())
+            // A check name from the path may hold a newline: keep the body one line.
+            (TEXT, OneLine(message).to_string().into_bytes())
         } else {
             (JSON, render::error_json(message))
         };
@@ -672,4 +746,80 @@ impl HealthHandler {
 
 fn is_fresh(checked_at: SystemTime, now: SystemTime, ttl: Duration) -> bool {
     now.duration_since(checked_at).is_ok_and(|age| age < ttl)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Check;
+    use crate::metrics::MetricsConfig;
+
+    fn get<'a>(path: &'a str, query: &'a str, headers: &'a HeaderMap) -> HealthRequest<'a> {
+        HealthRequest {
+            method: &Method::GET,
+            path,
+            query: Some(query),
+            headers,
+        }
+    }
+
+    #[tokio::test]
+    async fn queries_that_change_nothing_use_the_endpoint_slot() {
+        let health = HealthChecks::builder()
+            .without_registered_checks()
+            .metrics(MetricsConfig::disabled())
+            .check(Check::new("db", || async { true }).groups(["back"]))
+            .check(Check::new("heart", || async { true }).probes([Probe::Liveness]))
+            .build()
+            .expect("valid checks");
+        let handler = HttpOptions::new()
+            .cache_ttl(Duration::from_secs(60))
+            .build(health)
+            .expect("valid options");
+        let headers = HeaderMap::new();
+        let responses = &handler.inner.responses;
+        for n in 0..1000 {
+            let unknown = format!("x={n}");
+            for (path, query) in [
+                ("/healthcheck", unknown.as_str()),
+                ("/healthcheck", "format=json&x"),
+                ("/readyz", unknown.as_str()),
+                ("/readyz", "verbose=0&exclude=nope&exclude=heart"),
+                ("/livez", "exclude=db"),
+                ("/ping", unknown.as_str()),
+                ("/.well-known/heartbeat/readiness", unknown.as_str()),
+            ] {
+                let response = handler.handle(get(path, query, &headers)).await;
+                assert_eq!(response.status, StatusCode::OK, "{path}?{query}");
+            }
+            let head = HealthRequest {
+                method: &Method::HEAD,
+                ..get("/healthcheck", &unknown, &headers)
+            };
+            assert_eq!(handler.handle(head).await.status, StatusCode::OK);
+        }
+        assert_eq!(responses.keyed_size(), (0, 0), "nothing in the keyed map");
+
+        // Queries that do change the response: one entry per canonical form.
+        for query in [
+            "group=back",
+            "group=back&group=back",
+            "x=1&group=back",
+            "group=back&format=json",
+        ] {
+            handler.handle(get("/healthcheck", query, &headers)).await;
+        }
+        for query in [
+            "verbose",
+            "verbose=1&x=2",
+            "verbose&exclude=nope",
+            "exclude=nope&verbose=true",
+        ] {
+            handler.handle(get("/readyz", query, &headers)).await;
+        }
+        for query in ["exclude=db", "exclude=db&exclude=db&exclude=heart"] {
+            handler.handle(get("/readyz", query, &headers)).await;
+        }
+        assert_eq!(responses.keyed_size().0, 3);
+    }
 }

@@ -7,7 +7,7 @@ use chrono::SecondsFormat;
 use serde_json::{Map, Value, json};
 
 use crate::component::Status;
-use crate::report::{ComponentReport, Report};
+use crate::report::{ComponentReport, OneLine, Report};
 
 /// python-panopticon's report; without details, only the overall status and timestamp.
 pub(crate) fn report_json(report: &Report, details: bool) -> Vec<u8> {
@@ -97,7 +97,7 @@ pub(crate) fn probe_text(
             probe_line(&mut body, name, component);
         }
         for name in excluded {
-            let _ = writeln!(body, "[+]{name} excluded: ok");
+            let _ = writeln!(body, "[+]{} excluded: ok", OneLine(name));
         }
     }
     let _ = write!(
@@ -108,12 +108,15 @@ pub(crate) fn probe_text(
     body.into_bytes()
 }
 
+/// `[+]<name> ok` or `[-]<name> failed: <reason>`, with the name and the reason escaped to one
+/// line each (see [`OneLine`]), so that neither can forge a line of its own.
 fn probe_line(body: &mut String, name: &str, component: &ComponentReport) {
+    let name = OneLine(name);
     if component.healthy {
         let _ = writeln!(body, "[+]{name} ok");
     } else {
         let reason = component.status_message.as_deref().unwrap_or("unhealthy");
-        let _ = writeln!(body, "[-]{name} failed: {}", one_line(reason));
+        let _ = writeln!(body, "[-]{name} failed: {}", OneLine(reason));
     }
 }
 
@@ -128,10 +131,6 @@ pub(crate) fn single_check_text(name: &str, component: &ComponentReport, details
     let mut body = String::new();
     probe_line(&mut body, name, component);
     body.trim_end().as_bytes().to_vec()
-}
-
-fn one_line(text: &str) -> String {
-    text.replace(['\r', '\n'], " ")
 }
 
 /// oarepo-heartbeat: `{"status": bool, "checks": {"<name>": {"status": bool, ...}}}`.
@@ -227,7 +226,7 @@ mod tests {
             (
                 "probe verbose",
                 probe_text("readyz", &r, &["slow".to_owned()], true, true),
-                "[-]cache failed: refused again\n[+]db ok\n[+]slow excluded: ok\nreadyz check passed",
+                "[-]cache failed: refused\\nagain\n[+]db ok\n[+]slow excluded: ok\nreadyz check passed",
             ),
             (
                 "probe verbose, hidden",
@@ -242,7 +241,7 @@ mod tests {
             (
                 "single failed",
                 single_check_text("cache", &r.components["cache"], true),
-                "[-]cache failed: refused again",
+                "[-]cache failed: refused\\nagain",
             ),
             (
                 "single failed, hidden",
@@ -271,12 +270,73 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_cannot_forge_lines() {
+        let mut components = BTreeMap::new();
+        components.insert(
+            "a\n[+]forged ok".to_owned(),
+            ComponentReport::new(Component::healthy(), true, std::iter::empty()),
+        );
+        components.insert(
+            "b\r\u{2028}\u{1b}".to_owned(),
+            ComponentReport::new(
+                Component::unhealthy("down\n[+]fake ok\r\nreadyz check passed"),
+                false,
+                std::iter::empty(),
+            ),
+        );
+        let r = Report {
+            service_healthy: true,
+            status: Status::Degraded,
+            timestamp: Utc
+                .with_ymd_and_hms(2014, 9, 3, 23, 9, 38)
+                .single()
+                .unwrap_or_default(),
+            components,
+        };
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            (
+                "probe verbose",
+                probe_text("readyz", &r, &["c\nd".to_owned()], true, true),
+                "[+]a\\n[+]forged ok ok\n\
+                 [-]b\\r\\u{2028}\\u{1b} failed: down\\n[+]fake ok\\r\\nreadyz check passed\n\
+                 [+]c\\nd excluded: ok\n\
+                 readyz check passed",
+            ),
+            (
+                "single check",
+                single_check_text("b\n", &r.components["b\r\u{2028}\u{1b}"], true),
+                "[-]b\\n failed: down\\n[+]fake ok\\r\\nreadyz check passed",
+            ),
+        ];
+        for (name, body, expected) in cases {
+            let body = text(body);
+            assert_eq!(body, expected, "{name}");
+            let lines = body.lines().count();
+            assert_eq!(lines, expected.matches('\n').count() + 1, "{name}");
+        }
+        let report_text = text(report_text(&r, true));
+        assert_eq!(report_text.lines().count(), 2, "{report_text}");
+        assert!(
+            report_text.starts_with("a\\n[+]forged ok -> OK ("),
+            "{report_text}"
+        );
+        assert!(
+            report_text.contains("b\\r\\u{2028}\\u{1b} -> FAIL ("),
+            "{report_text}"
+        );
+        assert!(
+            report_text.ends_with(" down\\n[+]fake ok\\r\\nreadyz check passed\n"),
+            "{report_text}"
+        );
+    }
+
+    #[test]
     fn a_failing_probe_lists_its_checks_even_without_verbose() {
         let mut r = report();
         r.service_healthy = false;
         assert_eq!(
             text(probe_text("readyz", &r, &[], false, true)),
-            "[-]cache failed: refused again\n[+]db ok\nreadyz check failed"
+            "[-]cache failed: refused\\nagain\n[+]db ok\nreadyz check failed"
         );
         assert_eq!(
             text(probe_text("readyz", &r, &[], false, false)),
