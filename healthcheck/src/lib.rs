@@ -49,6 +49,11 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(all(doctest, feature = "axum", feature = "actix-web", feature = "server"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 mod check;
 mod component;
 mod error;

@@ -239,6 +239,11 @@ async fn serve(
         let stream = match accepted {
             Ok((stream, _)) => {
                 backoff = ACCEPT_BACKOFF.0;
+                // A report leaves in one write: no waiting for acknowledgements of the last
+                // segment (Nagle's algorithm), which would add a round trip to every response.
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "could not set TCP_NODELAY");
+                }
                 stream
             }
             Err(error) => {
