@@ -213,7 +213,7 @@ async fn a_slow_refreshed_check_delays_no_other() {
                 async { true }
             }))
             .check(
-                Check::new("slow", || std::future::pending::<bool>())
+                Check::new("slow", std::future::pending::<bool>)
                     .timeout(Duration::from_millis(500)),
             )
             .build()
