@@ -27,21 +27,38 @@ use crate::component::Component;
 use crate::report::HumanDuration;
 
 /// The single-flight state of one check.
+///
+/// `state` is [`IDLE`], [`RUNNING`], or, while the owner polls the check's future for the first
+/// time (or a quick blocking check runs in its batch), the time that owner started, encoded: so
+/// that the uncontended path is one compare-and-swap to start and one to finish, with no lock
+/// and no allocation. The lock guards the shared cell of an execution that goes on in the
+/// background or that someone joined.
 #[derive(Debug)]
 pub(crate) struct Flight {
-    slot: Mutex<Slot>,
+    state: AtomicU64,
+    running: Mutex<Option<Arc<Shared>>>,
 }
 
-#[derive(Debug)]
-enum Slot {
-    Idle,
-    /// The owner is polling the check's future for the first time.
-    Polling {
-        started: Instant,
-        timeout: Duration,
-    },
-    /// The execution goes on; its result will be published here.
-    Running(Arc<Shared>),
+const IDLE: u64 = 0;
+const RUNNING: u64 = 1;
+
+/// The state of an execution being polled by its owner, who started at `started`.
+fn polling(started: Instant) -> u64 {
+    2 + nanos(started.saturating_duration_since(epoch()))
+}
+
+/// When the owner of a polling state started.
+fn polling_started(state: u64) -> Instant {
+    epoch() + Duration::from_nanos(state - 2)
+}
+
+/// The instant that polling states count from.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(|| {
+        let now = Instant::now();
+        now.checked_sub(Duration::from_secs(1)).unwrap_or(now)
+    })
 }
 
 /// What [`Flight::begin`] made of the caller.
@@ -58,35 +75,61 @@ pub(crate) enum Begin {
 impl Flight {
     pub(crate) const fn new() -> Self {
         Self {
-            slot: Mutex::new(Slot::Idle),
+            state: AtomicU64::new(IDLE),
+            running: Mutex::new(None),
         }
     }
 
-    fn slot(&self) -> MutexGuard<'_, Slot> {
+    fn running(&self) -> MutexGuard<'_, Option<Arc<Shared>>> {
         // No code that can panic runs under this lock, so a poisoned lock is still consistent.
-        self.slot.lock().unwrap_or_else(PoisonError::into_inner)
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Starts an execution, or joins the one in flight, for a caller that started at `started`
     /// with `timeout`.
     pub(crate) fn begin(&self, started: Instant, timeout: Duration) -> Begin {
-        let mut slot = self.slot();
-        let shared = match &*slot {
-            Slot::Idle => {
-                *slot = Slot::Polling { started, timeout };
-                return Begin::Owner;
+        let mine = polling(started);
+        if self
+            .state
+            .compare_exchange(IDLE, mine, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            return Begin::Owner;
+        }
+        // Someone else's execution: only under the lock does a polling state become running.
+        let mut running = self.running();
+        let shared = loop {
+            match self.state.load(Ordering::Acquire) {
+                IDLE => {
+                    if self
+                        .state
+                        .compare_exchange(IDLE, mine, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                    {
+                        return Begin::Owner;
+                    }
+                }
+                RUNNING => {
+                    if let Some(shared) = running.as_ref() {
+                        break Arc::clone(shared);
+                    }
+                }
+                owner => {
+                    let shared = Arc::new(Shared::new(polling_started(owner), timeout));
+                    *running = Some(Arc::clone(&shared));
+                    if self
+                        .state
+                        .compare_exchange(owner, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                    {
+                        break shared;
+                    }
+                    // The owner finished meanwhile.
+                    *running = None;
+                }
             }
-            Slot::Polling {
-                started: owner_started,
-                timeout: owner_timeout,
-            } => {
-                let shared = Arc::new(Shared::new(*owner_started, *owner_timeout));
-                *slot = Slot::Running(Arc::clone(&shared));
-                shared
-            }
-            Slot::Running(shared) => Arc::clone(shared),
         };
-        drop(slot);
+        drop(running);
         let age = started.saturating_duration_since(shared.started);
         if age >= timeout {
             return Begin::Overdue(overdue(timeout, age));
@@ -95,31 +138,53 @@ impl Flight {
         Begin::Join(shared)
     }
 
-    /// The owner's execution finished inline: free the check, then hand the result to anyone
-    /// who joined meanwhile.
+    /// The owner's execution finished where it started (inline, or in its batch): free the
+    /// check, then hand the result to anyone who joined meanwhile.
     pub(crate) fn land(&self, result: &Component) {
-        let previous = std::mem::replace(&mut *self.slot(), Slot::Idle);
-        if let Slot::Running(shared) = previous {
+        let state = self.state.load(Ordering::Acquire);
+        if state != RUNNING
+            && self
+                .state
+                .compare_exchange(state, IDLE, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            return;
+        }
+        // Someone joined: the state is running, and only the owner can end it.
+        let shared = {
+            let mut running = self.running();
+            self.state.store(IDLE, Ordering::Release);
+            running.take()
+        };
+        if let Some(shared) = shared {
             shared.publish(result.clone());
         }
     }
 
     /// The owner's execution goes on in the background; returns where its result goes.
     pub(crate) fn take_off(&self, started: Instant, timeout: Duration) -> Arc<Shared> {
-        let mut slot = self.slot();
-        if let Slot::Running(shared) = &*slot {
-            return Arc::clone(shared);
+        let mut running = self.running();
+        if self.state.load(Ordering::Acquire) == RUNNING {
+            if let Some(shared) = running.as_ref() {
+                shared.extend(timeout);
+                return Arc::clone(shared);
+            }
         }
         let shared = Arc::new(Shared::new(started, timeout));
-        *slot = Slot::Running(Arc::clone(&shared));
+        *running = Some(Arc::clone(&shared));
+        self.state.store(RUNNING, Ordering::Release);
         shared
     }
 
     /// Frees the check, if `shared` is still its execution in flight.
     fn end(&self, shared: &Arc<Shared>) {
-        let mut slot = self.slot();
-        if matches!(&*slot, Slot::Running(current) if Arc::ptr_eq(current, shared)) {
-            *slot = Slot::Idle;
+        let mut running = self.running();
+        if running
+            .as_ref()
+            .is_some_and(|current| Arc::ptr_eq(current, shared))
+        {
+            *running = None;
+            self.state.store(IDLE, Ordering::Release);
         }
     }
 }
@@ -273,6 +338,47 @@ mod tests {
         flight.end(&shared);
         shared.publish(Component::healthy());
         assert!(matches!(flight.begin(Instant::now(), second), Begin::Owner));
+    }
+
+    #[test]
+    fn every_joiner_gets_the_owners_result_under_contention() {
+        let flight = Arc::new(Flight::new());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let flight = Arc::clone(&flight);
+                std::thread::spawn(move || {
+                    let (mut owned, mut joined) = (0, 0);
+                    for _ in 0..20_000 {
+                        match flight.begin(Instant::now(), Duration::from_secs(10)) {
+                            Begin::Owner => {
+                                owned += 1;
+                                std::hint::spin_loop();
+                                flight.land(&Component::healthy());
+                            }
+                            Begin::Join(shared) => {
+                                joined += 1;
+                                let deadline = Instant::now() + Duration::from_secs(5);
+                                while shared.result.get().is_none() {
+                                    assert!(Instant::now() < deadline, "a joiner was left waiting");
+                                    std::thread::yield_now();
+                                }
+                            }
+                            Begin::Overdue(_) => panic!("nothing here is overdue"),
+                        }
+                    }
+                    (owned, joined)
+                })
+            })
+            .collect();
+        let mut owned = 0;
+        for thread in threads {
+            owned += thread.join().map(|(o, _)| o).unwrap_or_default();
+        }
+        assert!(owned > 0);
+        assert!(matches!(
+            flight.begin(Instant::now(), Duration::from_secs(1)),
+            Begin::Owner
+        ));
     }
 
     #[test]

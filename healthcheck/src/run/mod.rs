@@ -75,6 +75,9 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
     let mut waiting: Vec<Waiting> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
     let mut quick: Vec<Quick> = Vec::new();
+    if checks.iter().any(|check| check.is_blocking()) {
+        blocking::prewarm();
+    }
 
     for (index, &check) in checks.iter().enumerate() {
         let timeout = check.timeout().unwrap_or(default_timeout);
