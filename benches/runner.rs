@@ -205,12 +205,18 @@ fn main() {
     };
     timed(&trivial_async);
     timed(&trivial_blocking);
-    // The three one after another in each round, so that drift on a shared machine hits them
-    // alike.
-    for _ in 0..2000 {
-        bases.push(baseline(1));
-        asyncs.push(timed(&trivial_async));
-        blockings.push(timed(&trivial_blocking));
+    // Blocks of 100 runs of each, taking turns, so that drift on a shared machine hits them
+    // alike while each block runs with warm caches.
+    for _ in 0..20 {
+        for _ in 0..100 {
+            bases.push(baseline(1));
+        }
+        for _ in 0..100 {
+            asyncs.push(timed(&trivial_async));
+        }
+        for _ in 0..100 {
+            blockings.push(timed(&trivial_blocking));
+        }
     }
     let base = median(bases);
     println!(
@@ -252,8 +258,8 @@ fn http_get(stream: &mut std::net::TcpStream, buffer: &mut Vec<u8>) -> usize {
     let mut filled = 0;
     let mut expected: Option<usize> = None;
     loop {
-        if buffer.len() < filled + 65_536 {
-            buffer.resize(filled + 65_536, 0);
+        if buffer.len() < filled + 262_144 {
+            buffer.resize(filled + 262_144, 0);
         }
         let n = stream.read(&mut buffer[filled..]).expect("read");
         assert!(n > 0, "the server closed the connection");
@@ -309,26 +315,30 @@ fn handler_cost(runtime: &tokio::runtime::Runtime) {
     let mut stream = std::net::TcpStream::connect(address).expect("connect");
     stream.set_nodelay(true).expect("nodelay");
     let mut buffer = Vec::new();
-    // Warm-up, then the three ways one after another in each round, so that drift on a shared
-    // machine hits them alike.
+    // Warm-up, then blocks of 100 requests each way, taking turns, so that drift on a shared
+    // machine hits them alike while each block runs with warm caches.
     runtime.block_on(health.run());
     runtime.block_on(handler.handle(request));
     http_get(&mut stream, &mut buffer);
     let (mut directs, mut in_processes, mut over_https) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..2000 {
-        let started = Instant::now();
-        black_box(runtime.block_on(health.run()).to_json());
-        directs.push(started.elapsed());
-
-        let started = Instant::now();
-        let response = runtime.block_on(handler.handle(request));
-        in_processes.push(started.elapsed());
-        assert_eq!(response.status, http::StatusCode::OK);
-        black_box(response);
-
-        let started = Instant::now();
-        black_box(http_get(&mut stream, &mut buffer));
-        over_https.push(started.elapsed());
+    for _ in 0..20 {
+        for _ in 0..100 {
+            let started = Instant::now();
+            black_box(runtime.block_on(health.run()).to_json());
+            directs.push(started.elapsed());
+        }
+        for _ in 0..100 {
+            let started = Instant::now();
+            let response = runtime.block_on(handler.handle(request));
+            in_processes.push(started.elapsed());
+            assert_eq!(response.status, http::StatusCode::OK);
+            black_box(response);
+        }
+        for _ in 0..100 {
+            let started = Instant::now();
+            black_box(http_get(&mut stream, &mut buffer));
+            over_https.push(started.elapsed());
+        }
     }
     let (direct, in_process, over_http) =
         (median(directs), median(in_processes), median(over_https));

@@ -86,17 +86,18 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
         // off), so the few instructions between two checks count towards the second.
         let started = clock;
         let deadline = started + timeout;
+        let wait = |shared, executed, driven| Waiting {
+            index,
+            shared,
+            deadline,
+            timeout,
+            executed,
+            driven,
+        };
         let make = match check.flight.begin(started, timeout) {
             Begin::Join(shared) => {
                 results.push(None);
-                waiting.push(Waiting {
-                    index,
-                    shared,
-                    deadline,
-                    timeout,
-                    executed: false,
-                    driven: !check.is_blocking(),
-                });
+                waiting.push(wait(shared, false, !check.is_blocking()));
                 continue;
             }
             Begin::Overdue(component) => {
@@ -125,14 +126,7 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
                     let shared = check.flight.take_off(started, timeout);
                     jobs.push(Job::Alone(Landing::new(check.clone(), Arc::clone(&shared))));
                     results.push(None);
-                    waiting.push(Waiting {
-                        index,
-                        shared,
-                        deadline,
-                        timeout,
-                        executed: true,
-                        driven: false,
-                    });
+                    waiting.push(wait(shared, true, false));
                     continue;
                 }
             },
@@ -160,14 +154,7 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
                 let landing = Landing::new(check.clone(), Arc::clone(&shared));
                 tokio::spawn(finish_in_background(future, landing));
                 results.push(None);
-                waiting.push(Waiting {
-                    index,
-                    shared,
-                    deadline,
-                    timeout,
-                    executed: true,
-                    driven: true,
-                });
+                waiting.push(wait(shared, true, true));
             }
             FirstPoll::Panicked(payload) => {
                 clock = Instant::now();
