@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use healthcheck::http::server::Server;
 use healthcheck::http::{Details, HealthHandler, HttpOptions};
-use healthcheck::{Check, Component, HealthChecks, MetricsConfig, Probe};
+use healthcheck::{Check, Component, HealthChecks, MetricsConfig, Probe, Report, Status};
 use support::http_client::{get, send};
 
 /// `db` (healthy, back), `cache` (degraded, front), `search` (unhealthy, not critical, front),
@@ -650,6 +650,90 @@ async fn without_a_cache_every_request_runs_the_checks() {
     .expect("no panic");
     assert_eq!(calls.load(Ordering::SeqCst), 5);
     assert_eq!(responses[0].header("cache-control"), Some("no-store"));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_cache_the_json_is_the_report_of_a_run() {
+    let direct = checks().run().await;
+    let handler = HttpOptions::new()
+        .cache_ttl(Duration::ZERO)
+        .unhealthy_status(http::StatusCode::INTERNAL_SERVER_ERROR)
+        .build(checks())
+        .expect("valid");
+    let server = Server::bind("127.0.0.1:0", handler).await.expect("bind");
+    let address = server.local_addr();
+    let (whole, front) = tokio::task::spawn_blocking(move || {
+        (
+            get(address, "/healthcheck"),
+            get(address, "/healthcheck?group=front"),
+        )
+    })
+    .await
+    .expect("no panic");
+    assert_eq!(whole.status, 200);
+    let served: Report = serde_json::from_str(&whole.body).expect("a report");
+    // `heart` is a liveness check: /healthcheck reports the readiness checks.
+    let mut expected = direct.clone();
+    expected.components.remove("heart");
+    assert_eq!(
+        (served.service_healthy, served.status),
+        (expected.service_healthy, expected.status)
+    );
+    assert_eq!(
+        served.components.keys().collect::<Vec<_>>(),
+        expected.components.keys().collect::<Vec<_>>()
+    );
+    for (name, component) in &expected.components {
+        let got = &served.components[name];
+        assert_eq!(
+            (
+                got.healthy,
+                got.status,
+                &got.status_message,
+                got.critical,
+                &got.groups,
+                &got.extra
+            ),
+            (
+                component.healthy,
+                component.status,
+                &component.status_message,
+                component.critical,
+                &component.groups,
+                &component.extra
+            ),
+            "{name}"
+        );
+    }
+    let front: Report = serde_json::from_str(&front.body).expect("a report");
+    assert_eq!(
+        front.components.keys().collect::<Vec<_>>(),
+        ["cache", "search"]
+    );
+    assert_eq!(front.status, Status::Degraded);
+
+    let failing = HealthChecks::builder()
+        .without_registered_checks()
+        .metrics(MetricsConfig::disabled())
+        .check(Check::new("db", || async { false }))
+        .build()
+        .expect("valid");
+    let handler = HttpOptions::new()
+        .cache_ttl(Duration::ZERO)
+        .unhealthy_status(http::StatusCode::INTERNAL_SERVER_ERROR)
+        .build(failing)
+        .expect("valid");
+    let response = handler
+        .handle(healthcheck::http::HealthRequest {
+            method: &http::Method::GET,
+            path: "/healthcheck",
+            query: None,
+            headers: &http::HeaderMap::new(),
+        })
+        .await;
+    assert_eq!(response.status, http::StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(String::from_utf8_lossy(&response.body).starts_with(r#"{"service_healthy":false,"#));
     server.shutdown().await;
 }
 

@@ -383,6 +383,13 @@ impl HealthChecks {
     /// them), skipping names that are not checks. For the HTTP handler, which picks its checks
     /// from that list.
     pub(crate) async fn run_names(&self, names: &[&str]) -> Result<Report, Error> {
+        self.run_indices(self.indices_of(names), Scope::of_names(names))
+            .await
+    }
+
+    /// The indices of the checks named `names`, given in name order; names that are not checks
+    /// are left out.
+    fn indices_of(&self, names: &[&str]) -> Vec<usize> {
         let checks = &self.inner.checks;
         let mut selected = Vec::with_capacity(names.len());
         let mut from = 0;
@@ -394,7 +401,7 @@ impl HealthChecks {
                 .position(|c| c.name() == *name)
             {
                 Some(offset) => from += offset,
-                _ => match checks.binary_search_by(|c| c.name().cmp(name)) {
+                None => match checks.binary_search_by(|c| c.name().cmp(name)) {
                     Ok(index) => from = index,
                     Err(_) => continue,
                 },
@@ -402,11 +409,7 @@ impl HealthChecks {
             selected.push(from);
             from += 1;
         }
-        let scope = match names {
-            [name] => Scope::Check((*name).to_owned()),
-            _ => Scope::Checks,
-        };
-        self.run_indices(selected, scope).await
+        selected
     }
 
     /// Runs every check from a program without an async runtime (a worker, a CLI), blocking the
@@ -471,50 +474,100 @@ impl HealthChecks {
 
     /// Runs the selected checks on the current Tokio runtime.
     async fn run_here(&self, selected: &[usize], scope: Scope) -> Report {
+        let ran = self.run_entries(selected).await;
+        let records = self.records(&ran.entries);
+        let components = ran
+            .entries
+            .into_iter()
+            .map(|(check, entry, _)| (check.name().to_owned(), entry))
+            .collect();
+        let report = self.assemble(ran.timestamp, components);
+        self.send_run(records, scope, ran.duration, report.status);
+        report
+    }
+
+    /// The JSON of a run of the checks named `names` (in name order), written straight from
+    /// the results, without building a [`Report`]: for the HTTP handler, when nothing else needs
+    /// the report. `None` when a custom reduce rule needs the report's map, or outside a Tokio
+    /// runtime: then use [`run_names`](Self::run_names).
+    pub(crate) async fn run_names_json(&self, names: &[&str]) -> Option<(Status, String)> {
+        if self.inner.reduce.is_some() || Handle::try_current().is_err() {
+            return None;
+        }
+        let ran = self.run_entries(&self.indices_of(names)).await;
+        let records = self.records(&ran.entries);
+        let status = crate::report::reduce_entries(ran.entries.iter().map(|(_, entry, _)| entry));
+        let json = crate::json::report_parts(
+            status,
+            &ran.timestamp,
+            ran.entries
+                .iter()
+                .map(|(check, entry, _)| (check.name(), entry)),
+        );
+        self.send_run(records, Scope::of_names(names), ran.duration, status);
+        Some((status, json))
+    }
+
+    /// Runs the selected checks on the current Tokio runtime: each one's report entry, in name
+    /// order, with whether this run executed it.
+    async fn run_entries(&self, selected: &[usize]) -> Ran<'_> {
         // The report shows milliseconds: keep no more, so that it reads back equal.
         let timestamp = Utc::now().trunc_subsecs(3);
         let started = Instant::now();
         let selected: Vec<&CheckRef> = selected.iter().map(|&i| &self.inner.checks[i]).collect();
         let outcomes = runner::run(&selected, self.inner.default_timeout).await;
         let duration = started.elapsed();
-
-        let mut records = self
-            .inner
-            .metrics
-            .as_ref()
-            .map(|_| Vec::with_capacity(selected.len()));
-        let components = selected
-            .iter()
+        let entries = selected
+            .into_iter()
             .zip(outcomes)
             .map(|(check, outcome)| {
                 let entry =
                     ComponentReport::new(outcome.component, check.is_critical(), check.groups());
-                if let Some(records) = &mut records {
-                    records.push(CheckRecord {
-                        check: (*check).clone(),
-                        status: entry.status,
-                        response_time: entry.response_duration(),
-                        message: match entry.status {
-                            Status::Healthy => None,
-                            _ => entry.status_message.clone(),
-                        },
-                        executed: outcome.executed,
-                    });
-                }
-                (check.name().to_owned(), entry)
+                (check, entry, outcome.executed)
             })
             .collect();
-        let report = self.assemble(timestamp, components);
+        Ran {
+            timestamp,
+            entries,
+            duration,
+        }
+    }
+
+    /// What the metrics thread needs of a run's entries; `None` when metrics are off.
+    fn records(&self, entries: &[(&CheckRef, ComponentReport, bool)]) -> Option<Vec<CheckRecord>> {
+        self.inner.metrics.as_ref()?;
+        let records = entries
+            .iter()
+            .map(|(check, entry, executed)| CheckRecord {
+                check: (*check).clone(),
+                status: entry.status,
+                response_time: entry.response_duration(),
+                message: match entry.status {
+                    Status::Healthy => None,
+                    _ => entry.status_message.clone(),
+                },
+                executed: *executed,
+            })
+            .collect();
+        Some(records)
+    }
+
+    fn send_run(
+        &self,
+        records: Option<Vec<CheckRecord>>,
+        scope: Scope,
+        duration: Duration,
+        service: Status,
+    ) {
         if let (Some(pipeline), Some(checks)) = (&self.inner.metrics, records) {
             pipeline.send(Message::Run(RunRecord {
                 whole: matches!(scope, Scope::All),
                 scope: scope.into_text(),
                 duration,
-                service: report.status,
+                service,
                 checks,
             }));
         }
-        report
     }
 
     /// The application's own metrics, sent with this instance's prefix, global tags and
@@ -601,7 +654,22 @@ enum Scope {
     Other(Selection),
 }
 
+/// A run's results before they become a report: each check's entry, in name order, with
+/// whether this run executed it.
+struct Ran<'a> {
+    timestamp: chrono::DateTime<Utc>,
+    entries: Vec<(&'a CheckRef, ComponentReport, bool)>,
+    duration: Duration,
+}
+
 impl Scope {
+    fn of_names(names: &[&str]) -> Self {
+        match names {
+            [name] => Scope::Check((*name).to_owned()),
+            _ => Scope::Checks,
+        }
+    }
+
     fn of(selection: &Selection) -> Self {
         match selection {
             Selection::All => Scope::All,

@@ -3,27 +3,51 @@
 //! cost it a map serializer per component). Rendering is on the path of every HTTP request, so
 //! it is worth a writer of its own; a test holds it to serde's output.
 
-use chrono::SecondsFormat;
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
+use crate::component::Status;
 use crate::report::{ComponentReport, Report};
 
 /// `report` as compact JSON.
 pub(crate) fn report(report: &Report) -> String {
+    write_report(
+        report.service_healthy,
+        report.status,
+        &report.timestamp,
+        report.components.len(),
+        report.components.iter().map(|(name, c)| (name.as_str(), c)),
+    )
+}
+
+/// The JSON of a report made of `components`, given in name order (no name twice), with the
+/// service's `status`: the same bytes as the [`Report`] would give.
+pub(crate) fn report_parts<'a>(
+    status: Status,
+    timestamp: &DateTime<Utc>,
+    components: impl ExactSizeIterator<Item = (&'a str, &'a ComponentReport)>,
+) -> String {
+    let len = components.len();
+    write_report(status.is_healthy(), status, timestamp, len, components)
+}
+
+fn write_report<'a>(
+    service_healthy: bool,
+    status: Status,
+    timestamp: &DateTime<Utc>,
+    len: usize,
+    components: impl Iterator<Item = (&'a str, &'a ComponentReport)>,
+) -> String {
     // About 100 bytes a component, more with messages and extra fields.
-    let mut out = String::with_capacity(96 + report.components.len() * 112);
+    let mut out = String::with_capacity(96 + len * 112);
     out.push_str(r#"{"service_healthy":"#);
-    out.push_str(bool_text(report.service_healthy));
+    out.push_str(bool_text(service_healthy));
     out.push_str(r#","status":""#);
-    out.push_str(report.status.as_str());
+    out.push_str(status.as_str());
     out.push_str(r#"","timestamp":""#);
-    out.push_str(
-        &report
-            .timestamp
-            .to_rfc3339_opts(SecondsFormat::Millis, true),
-    );
+    out.push_str(&timestamp.to_rfc3339_opts(SecondsFormat::Millis, true));
     out.push_str(r#"","components":{"#);
-    for (index, (name, component)) in report.components.iter().enumerate() {
+    for (index, (name, component)) in components.enumerate() {
         if index > 0 {
             out.push(',');
         }
@@ -181,6 +205,20 @@ mod tests {
             let serde = serde_json::to_string(&report).unwrap_or_default();
             assert_eq!(super::report(&report), serde);
         }
+        let report = Report {
+            service_healthy: false,
+            status: Status::Unhealthy,
+            timestamp: Utc::now(),
+            components: components.clone(),
+        };
+        assert_eq!(
+            super::report_parts(
+                Status::Unhealthy,
+                &report.timestamp,
+                report.components.iter().map(|(n, c)| (n.as_str(), c))
+            ),
+            super::report(&report)
+        );
         let empty = Report {
             service_healthy: true,
             status: Status::Healthy,

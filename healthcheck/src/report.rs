@@ -125,8 +125,12 @@ impl Report {
 /// failing non-critical component makes the service degraded, not unhealthy.
 #[must_use]
 pub fn default_reduce(components: &BTreeMap<String, ComponentReport>) -> Status {
+    reduce_entries(components.values())
+}
+
+/// [`default_reduce`] over any sequence of components.
+pub(crate) fn reduce_entries<'a>(components: impl Iterator<Item = &'a ComponentReport>) -> Status {
     components
-        .values()
         .map(|c| match c.status {
             Status::Unhealthy if !c.critical => Status::Degraded,
             status => status,

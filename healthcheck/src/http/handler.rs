@@ -525,6 +525,17 @@ impl HealthHandler {
             .filter(|c| groups.is_empty() || groups.iter().any(|g| c.in_group(g)))
             .map(|c| c.name())
             .collect();
+        if format == Format::Json && details && self.stores_nothing() {
+            // Nothing needs the report but its JSON: write that straight from the results.
+            if let Some((status, json)) = self.inner.health.run_names_json(&names).await {
+                let code = if status.is_healthy() {
+                    StatusCode::OK
+                } else {
+                    self.inner.options.unhealthy_status
+                };
+                return (code, JSON, json.into_bytes());
+            }
+        }
         let report = self.report_for(&names).await;
         let status = if report.service_healthy {
             StatusCode::OK
@@ -614,7 +625,7 @@ impl HealthHandler {
     /// The report of `names`: fresh stored results where there are, a run of the others.
     async fn report_for(&self, names: &[&str]) -> Report {
         let inner = &self.inner;
-        if inner.options.ttl.is_zero() && inner.refresh_intervals.is_empty() {
+        if self.stores_nothing() {
             // Nothing stored is ever read: run the checks, keep nothing.
             return inner.health.run_names(names).await.unwrap_or_else(|error| {
                 tracing::warn!(%error, "the health checks could not run");
@@ -658,6 +669,11 @@ impl HealthHandler {
         }
         let timestamp = DateTime::<Utc>::from(oldest).trunc_subsecs(3);
         inner.health.assemble(timestamp, components)
+    }
+
+    /// Whether no stored result is ever read: no cache and no background refresh.
+    fn stores_nothing(&self) -> bool {
+        self.inner.options.ttl.is_zero() && self.inner.refresh_intervals.is_empty()
     }
 
     /// An unhealthy component with `message` in place of a result of check `name`.
