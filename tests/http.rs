@@ -738,6 +738,25 @@ async fn without_a_cache_the_json_is_the_report_of_a_run() {
 }
 
 #[test]
+fn an_empty_or_unsendable_details_token_is_an_error_that_hides_it() {
+    for token in ["", "two words", "line\nbreak"] {
+        let error = HttpOptions::new()
+            .details(Details::Token(token.to_owned()))
+            .build(checks())
+            .expect_err("not a usable token");
+        let text = error.to_string();
+        assert!(text.contains("details token"), "{text}");
+        assert!(token.is_empty() || !text.contains(token), "{text}");
+    }
+    assert!(
+        HttpOptions::new()
+            .details(Details::Token("s3cret".to_owned()))
+            .build(checks())
+            .is_ok()
+    );
+}
+
+#[test]
 fn a_refresh_of_an_unknown_check_is_an_error() {
     let error = HttpOptions::new()
         .refresh_check_every("nope", Duration::from_secs(1))

@@ -159,6 +159,19 @@ enum Params {
 impl HealthHandler {
     /// See [`HttpOptions::build`].
     pub(crate) fn new(options: HttpOptions, health: HealthChecks) -> Result<Self, Error> {
+        if let Details::Token(token) = &options.details {
+            // An empty token would let anyone who sends `Authorization: Bearer ` see the
+            // details; a token with white space or control characters can never be sent.
+            if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(Error::InvalidSetting {
+                    setting: "details token",
+                    value: "***".to_owned(),
+                    reason: "the token must not be empty nor hold white space or control \
+                             characters (it is sent as `Authorization: Bearer <token>`)"
+                        .to_owned(),
+                });
+            }
+        }
         let mut refresh_intervals = HashMap::new();
         if let Some(interval) = options.refresh {
             for check in health.checks() {

@@ -24,7 +24,8 @@ pub enum Details {
     /// Nobody: callers get the status code and the overall status only.
     Never,
     /// Callers that send `Authorization: Bearer <token>`; others get the status only. The token
-    /// is compared in constant time.
+    /// is compared in constant time; an empty one is refused by
+    /// [`HttpOptions::build`].
     Token(String),
 }
 
@@ -171,8 +172,10 @@ impl HttpOptions {
     ///
     /// # Errors
     /// [`Error::UnknownCheck`] when a per-check refresh names a check that does not exist;
-    /// [`Error::InvalidSetting`] for a zero refresh interval; [`Error::Runtime`] when there is no
-    /// runtime for the refresh and the SDK's own cannot start.
+    /// [`Error::InvalidSetting`] for a zero refresh interval, or a [`Details::Token`] that is
+    /// empty or holds white space or control characters (the error does not show the token);
+    /// [`Error::Runtime`] when there is no runtime for the refresh and the SDK's own cannot
+    /// start.
     pub fn build(self, health: HealthChecks) -> Result<HealthHandler, Error> {
         HealthHandler::new(self, health)
     }
