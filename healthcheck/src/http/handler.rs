@@ -673,12 +673,16 @@ impl HealthHandler {
                     let message = "no result yet: the background refresh has not run it";
                     components.insert(name.to_owned(), self.placeholder(name, message.into()));
                 }
-                _ => stale.push(name.to_owned()),
+                _ => stale.push(name),
             }
         }
         if !stale.is_empty() {
-            let fresh = refresh::run_and_store(inner, stale).await;
-            components.extend(fresh.components);
+            let fresh = refresh::run_and_store(inner, &stale).await;
+            if components.is_empty() {
+                components = fresh.components;
+            } else {
+                components.extend(fresh.components);
+            }
         }
         let timestamp = DateTime::<Utc>::from(oldest).trunc_subsecs(3);
         inner.health.assemble(timestamp, components)

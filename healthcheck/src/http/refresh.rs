@@ -12,7 +12,6 @@ use crate::health::HealthChecks;
 use crate::http::handler::Inner;
 use crate::http::store::StoredResult;
 use crate::report::Report;
-use crate::run::selection::Selection;
 
 /// How a check is refreshed in the background.
 #[derive(Clone, Copy, Debug)]
@@ -33,9 +32,8 @@ impl Refreshed {
 }
 
 /// Runs `names` and stores their results.
-pub(crate) async fn run_and_store(inner: &Inner, names: Vec<String>) -> Report {
-    let selection = Selection::Checks(names);
-    let report = match inner.health.run_selection(&selection).await {
+pub(crate) async fn run_and_store(inner: &Inner, names: &[&str]) -> Report {
+    let report = match inner.health.run_names(names).await {
         Ok(report) => report,
         Err(error) => {
             // The names come from the checks themselves: only a runtime failure gets here.
@@ -86,7 +84,8 @@ async fn refresh_one(inner: Weak<Inner>, name: String, interval: Duration) {
             return;
         };
         next = (next + interval).max(Instant::now());
-        let round = AssertUnwindSafe(run_and_store(&strong, vec![name.clone()]));
+        let names = [name.as_str()];
+        let round = AssertUnwindSafe(run_and_store(&strong, &names));
         if let Err(panic) = round.catch_unwind().await {
             let message = panic
                 .downcast_ref::<&str>()
