@@ -79,11 +79,17 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
         blocking::prewarm();
     }
     let mut clock = Instant::now();
+    // Whether `clock` was read when the previous check was done.
+    let mut fresh = true;
 
     for (index, &check) in checks.iter().enumerate() {
         let timeout = check.timeout().unwrap_or(default_timeout);
-        // One clock read per check: a check starts when the one before it was done (or set
-        // off), so the few instructions between two checks count towards the second.
+        // One clock read per check: a check polled right after another starts when that one
+        // was done, so the few instructions between two checks count towards the second.
+        if !fresh {
+            clock = Instant::now();
+        }
+        fresh = false;
         let started = clock;
         let deadline = started + timeout;
         let wait = |shared, executed, driven| Waiting {
@@ -134,6 +140,7 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
         match poll_once(make) {
             FirstPoll::Ready(result) => {
                 clock = Instant::now();
+                fresh = true;
                 let took = clock - started;
                 let component = if took > timeout {
                     tracing::warn!(
@@ -158,6 +165,7 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
             }
             FirstPoll::Panicked(payload) => {
                 clock = Instant::now();
+                fresh = true;
                 let component = panicked(&*payload, clock - started);
                 check.flight.land(&component);
                 results.push(executed(component));
