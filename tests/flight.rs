@@ -261,12 +261,8 @@ const MAIN_RETURNED: &str = "main returned";
 
 /// The child: a `#[tokio::main]`-style program whose blocking check hangs for ever. It runs the
 /// checks, flushes its metrics, and returns from `main`, dropping its runtime.
-#[test]
 #[allow(clippy::print_stdout)] // The parent reads when `main` returned.
-fn child_with_a_hung_blocking_check() {
-    if std::env::var_os(support::CHILD).is_none() {
-        return;
-    }
+fn main_with_a_hung_blocking_check() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -296,12 +292,13 @@ fn child_with_a_hung_blocking_check() {
 #[test]
 fn a_hung_blocking_check_does_not_keep_the_process_from_exiting() {
     if std::env::var_os(support::CHILD).is_some() {
+        main_with_a_hung_blocking_check();
         return;
     }
     let agent = support::Listener::udp();
     let url = agent.url();
     let mut child = support::child_command(
-        "child_with_a_hung_blocking_check",
+        "a_hung_blocking_check_does_not_keep_the_process_from_exiting",
         &[("DD_DOGSTATSD_URL", url.as_str())],
     )
     .arg("--nocapture")
