@@ -335,11 +335,24 @@ impl Check {
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output: IntoComponent> + Send + 'static,
     {
+        Self::new_at(name.into(), body, Location::caller())
+    }
+
+    /// [`Check::new`] declared at `location`, for checks the SDK builds for the caller.
+    pub(crate) fn new_at<F, Fut>(
+        name: String,
+        body: F,
+        location: &'static Location<'static>,
+    ) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output: IntoComponent> + Send + 'static,
+    {
         let body = move || -> BoxFuture {
             let future = body();
             Box::pin(async move { future.await.into_component() })
         };
-        Self::with_body(name.into(), Body::AsyncFn(Arc::new(body)))
+        Self::with_body(name, Body::AsyncFn(Arc::new(body)), location)
     }
 
     /// A blocking check: `body` runs on the blocking thread pool, never on the async executor.
@@ -350,11 +363,14 @@ impl Check {
         R: IntoComponent,
     {
         let body = move || body().into_component();
-        Self::with_body(name.into(), Body::BlockingFn(Arc::new(body)))
+        Self::with_body(
+            name.into(),
+            Body::BlockingFn(Arc::new(body)),
+            Location::caller(),
+        )
     }
 
-    #[track_caller]
-    fn with_body(name: String, body: Body) -> Self {
+    fn with_body(name: String, body: Body, location: &'static Location<'static>) -> Self {
         Self {
             def: CheckDef {
                 name: Cow::Owned(name),
@@ -362,7 +378,7 @@ impl Check {
                 timeout: None,
                 critical: true,
                 probes: Probe::Readiness.bit(),
-                location: Location::caller().into(),
+                location: location.into(),
                 body,
                 flight: Flight::new(),
                 last_run_nanos: AtomicU64::new(UNKNOWN_DURATION),

@@ -68,6 +68,17 @@ pub enum Error {
     /// No check has this name.
     #[error("no health check is named `{0}`")]
     UnknownCheck(String),
+    /// No heartbeat has this name.
+    #[error("no heartbeat is named `{0}`")]
+    UnknownHeartbeat(String),
+    /// A heartbeat's `max_age` is zero.
+    #[error("heartbeat `{name}` ({location}) has a zero max_age")]
+    ZeroMaxAge {
+        /// The heartbeat.
+        name: String,
+        /// Where it was declared.
+        location: SourceLocation,
+    },
     /// No check is in this group.
     #[error("no health check is in group `{0}`")]
     UnknownGroup(String),

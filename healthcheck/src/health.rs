@@ -12,6 +12,7 @@ use tokio::runtime::{Handle, Runtime};
 use crate::check::{Check, CheckDef, CheckRef};
 use crate::component::{Component, Status};
 use crate::error::Error;
+use crate::fleet::{Beat, BeatCell, Heartbeat};
 use crate::metrics::{CheckRecord, Message, MetricsConfig, Pipeline, RunRecord, Statsd};
 use crate::registry;
 use crate::report::{ComponentReport, Report, default_reduce};
@@ -33,6 +34,7 @@ pub struct HealthChecksBuilder {
     registered: bool,
     filter: Option<Box<Filter>>,
     checks: Vec<Check>,
+    heartbeats: Vec<Heartbeat>,
     default_timeout: Option<Duration>,
     reduce: Option<Arc<Reduce>>,
     metrics: MetricsConfig,
@@ -44,6 +46,7 @@ impl fmt::Debug for HealthChecksBuilder {
             .field("registered", &self.registered)
             .field("filtered", &self.filter.is_some())
             .field("checks", &self.checks)
+            .field("heartbeats", &self.heartbeats)
             .field("default_timeout", &self.default_timeout)
             .field("custom_reduce", &self.reduce.is_some())
             .field("metrics", &self.metrics)
@@ -57,6 +60,7 @@ impl HealthChecksBuilder {
             registered: true,
             filter: None,
             checks: Vec::new(),
+            heartbeats: Vec::new(),
             default_timeout: None,
             reduce: None,
             metrics: MetricsConfig::new(),
@@ -80,6 +84,13 @@ impl HealthChecksBuilder {
     /// Adds a check registered at run time.
     pub fn check(mut self, check: Check) -> Self {
         self.checks.push(check);
+        self
+    }
+
+    /// Adds a heartbeat: a component that is healthy while its last beat (see
+    /// [`HealthChecks::beat`]) is younger than its `max_age`.
+    pub fn heartbeat(mut self, heartbeat: Heartbeat) -> Self {
+        self.heartbeats.push(heartbeat);
         self
     }
 
@@ -133,6 +144,8 @@ impl HealthChecksBuilder {
     /// - [`Error::EmptyName`], [`Error::EmptyGroup`], [`Error::ZeroTimeout`] for a check with an
     ///   empty name, an empty group name or a zero timeout;
     /// - [`Error::ZeroDefaultTimeout`] when the default timeout is zero;
+    /// - [`Error::ZeroMaxAge`] for a heartbeat whose `max_age` is zero (a heartbeat's name counts
+    ///   like a check's for [`Error::DuplicateName`] and [`Error::EmptyName`]);
     /// - [`Error::InvalidEnv`] when `HEALTHCHECK_TIMEOUT` is not a duration, or a metrics
     ///   variable (`HEALTHCHECK_STATSD_ENABLED`, `HEALTHCHECK_STATSD_PREFIX`, `DD_DOGSTATSD_URL`,
     ///   `DD_DOGSTATSD_PORT`, `DD_TAGS`, ...) has a malformed value;
@@ -158,6 +171,19 @@ impl HealthChecksBuilder {
             );
         }
         checks.extend(self.checks.into_iter().map(Check::into_ref));
+        let built = Instant::now();
+        let mut heartbeats = HashMap::with_capacity(self.heartbeats.len());
+        for heartbeat in self.heartbeats {
+            if heartbeat.max_age().is_zero() {
+                return Err(Error::ZeroMaxAge {
+                    name: heartbeat.name().to_owned(),
+                    location: heartbeat.location().into(),
+                });
+            }
+            let cell = Arc::new(BeatCell::default());
+            heartbeats.insert(heartbeat.name().to_owned(), Arc::clone(&cell));
+            checks.push(heartbeat.into_check(cell, built).into_ref());
+        }
         validate(&checks)?;
         checks.sort_by(|a, b| a.name().cmp(b.name()));
 
@@ -182,6 +208,7 @@ impl HealthChecksBuilder {
         Ok(HealthChecks {
             inner: Arc::new(Inner {
                 checks,
+                heartbeats,
                 groups,
                 default_timeout,
                 reduce: self.reduce,
@@ -274,6 +301,8 @@ pub struct HealthChecks {
 struct Inner {
     /// Sorted by name.
     checks: Vec<CheckRef>,
+    /// The last beat of each heartbeat, by name.
+    heartbeats: HashMap<String, Arc<BeatCell>>,
     /// Each group with the indices of its checks.
     groups: BTreeMap<String, Vec<usize>>,
     default_timeout: Duration,
@@ -309,6 +338,38 @@ impl HealthChecks {
         let checks = &self.inner.checks;
         let index = checks.binary_search_by(|c| c.name().cmp(name)).ok()?;
         Some(&checks[index])
+    }
+
+    /// Records a good beat of heartbeat `name`. Costs a lock and a store: no I/O, nothing that
+    /// waits.
+    ///
+    /// # Errors
+    /// [`Error::UnknownHeartbeat`] when no heartbeat has that name.
+    pub fn beat(&self, name: &str) -> Result<(), Error> {
+        self.beat_with(name, Beat::ok())
+    }
+
+    /// Records that the work of heartbeat `name` failed: it is unhealthy with `message` until
+    /// the next good beat.
+    ///
+    /// # Errors
+    /// [`Error::UnknownHeartbeat`] when no heartbeat has that name.
+    pub fn beat_failed(&self, name: &str, message: impl Into<String>) -> Result<(), Error> {
+        self.beat_with(name, Beat::failed(message))
+    }
+
+    /// Records `beat` (good or failed, with a message and fields) for heartbeat `name`.
+    ///
+    /// # Errors
+    /// [`Error::UnknownHeartbeat`] when no heartbeat has that name.
+    pub fn beat_with(&self, name: &str, beat: Beat) -> Result<(), Error> {
+        let cell = self
+            .inner
+            .heartbeats
+            .get(name)
+            .ok_or_else(|| Error::UnknownHeartbeat(name.to_owned()))?;
+        cell.beat(beat);
+        Ok(())
     }
 
     /// The group names, sorted.

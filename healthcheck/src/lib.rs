@@ -41,6 +41,8 @@
 //!   unhealthy with "Health check didn't provide a status.".
 //!
 //! Checks that capture state (a pool, a client) are registered at run time with [`Check`].
+//! Work that is not a request (a cron job, a queue consumer) reports in through a
+//! [`Heartbeat`], beaten with [`HealthChecks::beat`].
 //!
 //! # The linker pitfall
 //! `#[healthcheck]` functions in a library crate that the binary never refers to are dropped by
@@ -57,6 +59,7 @@ struct ReadmeDoctests;
 mod check;
 mod component;
 mod error;
+pub mod fleet;
 mod health;
 pub mod http;
 mod json;
@@ -73,6 +76,7 @@ pub mod __private;
 pub use check::{BoxFuture, Check, CheckDef, Probe, SourceLocation};
 pub use component::{Component, Status};
 pub use error::Error;
+pub use fleet::{Beat, Heartbeat};
 pub use health::{DEFAULT_TIMEOUT, HealthChecks, HealthChecksBuilder, TIMEOUT_ENV};
 pub use healthcheck_macros::healthcheck;
 pub use metrics::{CaptureSink, Destination, MetricSink, MetricsConfig, Statsd};

@@ -9,13 +9,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use chrono::{DateTime, SubsecRound, Utc};
-use http::header::{ACCEPT, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{
+    ACCEPT, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE,
+};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use subtle::ConstantTimeEq;
 
 use crate::check::Probe;
 use crate::component::Component;
 use crate::error::Error;
+use crate::fleet::Beat;
 use crate::health::HealthChecks;
 use crate::http::cache::{CacheKey, Cached, ResponseCache};
 use crate::http::options::{Details, HttpOptions};
@@ -244,6 +247,9 @@ impl HealthHandler {
     /// Answers one request. `None` when the path is not one of the endpoints, so that an adapter
     /// can pass the request on; see [`handle`](Self::handle) for a 404 instead.
     pub async fn try_handle(&self, request: HealthRequest<'_>) -> Option<HealthResponse> {
+        if let Some(name) = self.beat_path(request.path) {
+            return Some(self.beat_endpoint(name, request));
+        }
         let endpoint = match self.route(request.path) {
             Ok(Some(endpoint)) => endpoint,
             Ok(None) => return None,
@@ -299,6 +305,83 @@ impl HealthHandler {
             }
         };
         Ok(Some(endpoint))
+    }
+
+    /// The heartbeat that `POST <base>/heartbeat/<name>` names, still percent-encoded.
+    fn beat_path<'a>(&self, path: &'a str) -> Option<&'a str> {
+        let rest = path.strip_prefix(self.inner.options.base_path.as_str())?;
+        let name = rest.strip_prefix("/heartbeat/")?;
+        let name = name.strip_suffix('/').unwrap_or(name);
+        (!name.is_empty() && !name.contains('/')).then_some(name)
+    }
+
+    /// `POST <base>/heartbeat/<name>[?message=...|?failed=...]`: records a beat. With a details
+    /// token, only callers that send it may beat.
+    fn beat_endpoint(&self, name: &str, request: HealthRequest<'_>) -> HealthResponse {
+        let method = request.method;
+        let no_store = |mut response: HealthResponse| {
+            response
+                .headers
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        };
+        if method != Method::POST {
+            let mut response = self.error(
+                false,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "a heartbeat is beaten with POST",
+                method,
+            );
+            response
+                .headers
+                .insert(ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+        if matches!(self.inner.options.details, Details::Token(_))
+            && !self.details_visible(request.headers)
+        {
+            let mut response = self.error(
+                false,
+                StatusCode::UNAUTHORIZED,
+                "beating a heartbeat needs `Authorization: Bearer <token>`",
+                method,
+            );
+            response
+                .headers
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+        let Ok(name) = query::decode_segment(name) else {
+            let message = format!("the heartbeat name in the path is not valid UTF-8: {name}");
+            return self.error(false, StatusCode::BAD_REQUEST, &message, method);
+        };
+        let pairs = match query::parse(request.query) {
+            Ok(pairs) => pairs,
+            Err(QueryError::TooLong) => {
+                let message = format!("the query is longer than {} bytes", query::MAX_QUERY);
+                return self.error(false, StatusCode::URI_TOO_LONG, &message, method);
+            }
+            Err(QueryError::NotUtf8(raw)) => {
+                let message = format!("the query is not valid UTF-8 once decoded: {raw}");
+                return self.error(false, StatusCode::BAD_REQUEST, &message, method);
+            }
+        };
+        let mut beat = Beat::ok();
+        for (key, value) in pairs {
+            match key.as_str() {
+                "failed" => beat = Beat::failed(value),
+                "message" if beat.is_ok() => beat = beat.message(value),
+                _ => {}
+            }
+        }
+        let ok = beat.is_ok();
+        match self.inner.health.beat_with(&name, beat) {
+            Ok(()) => {
+                let body = serde_json::json!({ "heartbeat": name, "ok": ok }).to_string();
+                no_store(self.respond(StatusCode::OK, JSON, Bytes::from(body), method))
+            }
+            Err(error) => self.error(false, StatusCode::NOT_FOUND, &error.to_string(), method),
+        }
     }
 
     fn details_visible(&self, headers: &HeaderMap) -> bool {

@@ -12,6 +12,7 @@
 //! | `GET /livez`, `/readyz`, `/startupz` | Kubernetes probe semantics: `ok`; `?verbose` lists `[+]name ok` / `[-]name failed: reason`; `?exclude=name` (repeatable) skips a check; `/readyz/<name>` runs one check (unknown: 404); 503 on failure |
 //! | `GET /.well-known/heartbeat/readiness`, `/liveliness` | oarepo-heartbeat's `{"status": bool, "checks": {...}}`; 200 or 500 |
 //! | `GET /ping` | `OK` when every liveness check is healthy (or as [`HttpOptions::ping`] says), else 503 |
+//! | `POST /heartbeat/<name>` | beats a [heartbeat](crate::Heartbeat): `?message=` with a good beat, `?failed=<reason>` for a failed one; 200, 404 for an unknown name, 401 without the details token when one is set |
 //!
 //! `HEAD` answers like `GET` without a body; other methods get 405 with `Allow`; a bad query is
 //! 400 with a JSON error body (plain text on the probe endpoints).
@@ -60,7 +61,7 @@ pub use store::{MemoryStore, ResultStore, StoreFuture, StoredResult};
 
 /// The paths of the endpoints, in the route syntax of axum and actix-web.
 #[cfg(any(feature = "axum", feature = "actix-web"))]
-pub(crate) const ROUTES: [&str; 10] = [
+pub(crate) const ROUTES: [&str; 11] = [
     "/healthcheck",
     "/livez",
     "/livez/{name}",
@@ -71,4 +72,5 @@ pub(crate) const ROUTES: [&str; 10] = [
     "/.well-known/heartbeat/readiness",
     "/.well-known/heartbeat/liveliness",
     "/ping",
+    "/heartbeat/{name}",
 ];
