@@ -12,7 +12,7 @@ use tokio::runtime::{Handle, Runtime};
 use crate::check::{Check, CheckDef, CheckRef};
 use crate::component::{Component, Status};
 use crate::error::Error;
-use crate::fleet::{Beat, BeatCell, Heartbeat};
+use crate::fleet::{Beat, BeatCell, Heartbeat, Identity, IdentitySettings};
 use crate::metrics::{CheckRecord, Message, MetricsConfig, Pipeline, RunRecord, Statsd};
 use crate::registry;
 use crate::report::{ComponentReport, Report, default_reduce};
@@ -35,6 +35,7 @@ pub struct HealthChecksBuilder {
     filter: Option<Box<Filter>>,
     checks: Vec<Check>,
     heartbeats: Vec<Heartbeat>,
+    identity: IdentitySettings,
     default_timeout: Option<Duration>,
     reduce: Option<Arc<Reduce>>,
     metrics: MetricsConfig,
@@ -47,6 +48,7 @@ impl fmt::Debug for HealthChecksBuilder {
             .field("filtered", &self.filter.is_some())
             .field("checks", &self.checks)
             .field("heartbeats", &self.heartbeats)
+            .field("identity", &self.identity)
             .field("default_timeout", &self.default_timeout)
             .field("custom_reduce", &self.reduce.is_some())
             .field("metrics", &self.metrics)
@@ -61,6 +63,7 @@ impl HealthChecksBuilder {
             filter: None,
             checks: Vec::new(),
             heartbeats: Vec::new(),
+            identity: IdentitySettings::default(),
             default_timeout: None,
             reduce: None,
             metrics: MetricsConfig::new(),
@@ -84,6 +87,20 @@ impl HealthChecksBuilder {
     /// Adds a check registered at run time.
     pub fn check(mut self, check: Check) -> Self {
         self.checks.push(check);
+        self
+    }
+
+    /// The service this process belongs to, for its [`Identity`]. Defaults to `DD_SERVICE`, else
+    /// the program's file name.
+    pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.identity.service = Some(service.into());
+        self
+    }
+
+    /// Adds a label (`region`, `zone`, ...) to the process's [`Identity`]. `env` and `version`
+    /// default to `DD_ENV` and `DD_VERSION`.
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.identity.labels.push((key.into(), value.into()));
         self
     }
 
@@ -150,9 +167,13 @@ impl HealthChecksBuilder {
     ///   variable (`HEALTHCHECK_STATSD_ENABLED`, `HEALTHCHECK_STATSD_PREFIX`, `DD_DOGSTATSD_URL`,
     ///   `DD_DOGSTATSD_PORT`, `DD_TAGS`, ...) has a malformed value;
     /// - [`Error::InvalidSetting`] when the metrics prefix or a metrics tag given in code is
-    ///   malformed (see [`MetricsConfig::prefix`] and [`MetricsConfig::tag`]);
+    ///   malformed (see [`MetricsConfig::prefix`] and [`MetricsConfig::tag`]), or the service or
+    ///   a label is empty, longer than 200 characters or holds a control character;
+    /// - [`Error::InvalidEnv`] also for `DD_SERVICE`, `DD_ENV`, `DD_VERSION`, `HEALTHCHECK_HOST`
+    ///   and `HEALTHCHECK_INSTANCE` values of that kind;
     /// - [`Error::MetricsThread`] when the thread that sends metrics cannot start.
     pub fn build(self) -> Result<HealthChecks, Error> {
+        let identity = self.identity.resolve()?;
         let default_timeout = match self.default_timeout {
             Some(timeout) => timeout,
             None => timeout_from_env()?.unwrap_or(DEFAULT_TIMEOUT),
@@ -207,6 +228,7 @@ impl HealthChecksBuilder {
         }
         Ok(HealthChecks {
             inner: Arc::new(Inner {
+                identity,
                 checks,
                 heartbeats,
                 groups,
@@ -299,6 +321,7 @@ pub struct HealthChecks {
 }
 
 struct Inner {
+    identity: Identity,
     /// Sorted by name.
     checks: Vec<CheckRef>,
     /// The last beat of each heartbeat, by name.
@@ -338,6 +361,12 @@ impl HealthChecks {
         let checks = &self.inner.checks;
         let index = checks.binary_search_by(|c| c.name().cmp(name)).ok()?;
         Some(&checks[index])
+    }
+
+    /// Who this process is: service, host, instance and labels.
+    #[must_use]
+    pub fn identity(&self) -> &Identity {
+        &self.inner.identity
     }
 
     /// Records a good beat of heartbeat `name`. Costs a lock and a store: no I/O, nothing that

@@ -76,7 +76,7 @@ pub mod __private;
 pub use check::{BoxFuture, Check, CheckDef, Probe, SourceLocation};
 pub use component::{Component, Status};
 pub use error::Error;
-pub use fleet::{Beat, Heartbeat};
+pub use fleet::{Beat, Heartbeat, Identity};
 pub use health::{DEFAULT_TIMEOUT, HealthChecks, HealthChecksBuilder, TIMEOUT_ENV};
 pub use healthcheck_macros::healthcheck;
 pub use metrics::{CaptureSink, Destination, MetricSink, MetricsConfig, Statsd};

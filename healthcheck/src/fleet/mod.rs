@@ -1,10 +1,14 @@
 //! The fleet: what a process says about its work beyond the checks it runs.
 //!
-//! Today: [heartbeats](Heartbeat), dead-man switches for work that is not a request (a cron job,
-//! a queue consumer, a batch), beaten from the code or over HTTP. Shared stores that let many
-//! processes and hosts publish and read each other's results build on the same report.
+//! Today: the process's [`Identity`] (service, host, instance, labels), and
+//! [heartbeats](Heartbeat), dead-man switches for work that is not a request (a cron job, a queue
+//! consumer, a batch), beaten from the code or over HTTP. Shared stores that let many processes
+//! and hosts publish and read each other's results build on the same report.
 
 mod heartbeat;
+mod identity;
 
 pub(crate) use heartbeat::BeatCell;
 pub use heartbeat::{Beat, Heartbeat};
+pub(crate) use identity::IdentitySettings;
+pub use identity::{HOST_ENV, INSTANCE_ENV, Identity};
