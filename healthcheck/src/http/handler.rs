@@ -319,23 +319,13 @@ impl HealthHandler {
     /// token, only callers that send it may beat.
     fn beat_endpoint(&self, name: &str, request: HealthRequest<'_>) -> HealthResponse {
         let method = request.method;
-        let no_store = |mut response: HealthResponse| {
-            response
-                .headers
-                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        };
         if method != Method::POST {
-            let mut response = self.error(
+            return self.method_not_allowed(
                 false,
-                StatusCode::METHOD_NOT_ALLOWED,
+                "POST",
                 "a heartbeat is beaten with POST",
                 method,
             );
-            response
-                .headers
-                .insert(ALLOW, HeaderValue::from_static("POST"));
-            return response;
         }
         if matches!(self.inner.options.details, Details::Token(_))
             && !self.details_visible(request.headers)
@@ -355,16 +345,9 @@ impl HealthHandler {
             let message = format!("the heartbeat name in the path is not valid UTF-8: {name}");
             return self.error(false, StatusCode::BAD_REQUEST, &message, method);
         };
-        let pairs = match query::parse(request.query) {
+        let pairs = match Self::query_pairs(request.query) {
             Ok(pairs) => pairs,
-            Err(QueryError::TooLong) => {
-                let message = format!("the query is longer than {} bytes", query::MAX_QUERY);
-                return self.error(false, StatusCode::URI_TOO_LONG, &message, method);
-            }
-            Err(QueryError::NotUtf8(raw)) => {
-                let message = format!("the query is not valid UTF-8 once decoded: {raw}");
-                return self.error(false, StatusCode::BAD_REQUEST, &message, method);
-            }
+            Err((status, message)) => return self.error(false, status, &message, method),
         };
         let mut beat = Beat::ok();
         for (key, value) in pairs {
@@ -378,10 +361,43 @@ impl HealthHandler {
         match self.inner.health.beat_with(&name, beat) {
             Ok(()) => {
                 let body = serde_json::json!({ "heartbeat": name, "ok": ok }).to_string();
-                no_store(self.respond(StatusCode::OK, JSON, Bytes::from(body), method))
+                let mut response = self.respond(StatusCode::OK, JSON, Bytes::from(body), method);
+                response
+                    .headers
+                    .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                response
             }
             Err(error) => self.error(false, StatusCode::NOT_FOUND, &error.to_string(), method),
         }
+    }
+
+    /// The query's decoded pairs, or the status and message for a query too long or not UTF-8.
+    fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>, (StatusCode, String)> {
+        query::parse(query).map_err(|error| match error {
+            QueryError::TooLong => (
+                StatusCode::URI_TOO_LONG,
+                format!("the query is longer than {} bytes", query::MAX_QUERY),
+            ),
+            QueryError::NotUtf8(raw) => (
+                StatusCode::BAD_REQUEST,
+                format!("the query is not valid UTF-8 once decoded: {raw}"),
+            ),
+        })
+    }
+
+    /// 405 with `Allow: <allow>`.
+    fn method_not_allowed(
+        &self,
+        text: bool,
+        allow: &'static str,
+        message: &str,
+        method: &Method,
+    ) -> HealthResponse {
+        let mut response = self.error(text, StatusCode::METHOD_NOT_ALLOWED, message, method);
+        response
+            .headers
+            .insert(ALLOW, HeaderValue::from_static(allow));
+        response
     }
 
     fn details_visible(&self, headers: &HeaderMap) -> bool {
@@ -405,16 +421,8 @@ impl HealthHandler {
         let text = endpoint.is_text();
         let method = request.method;
         if method != Method::GET && method != Method::HEAD {
-            let mut response = self.error(
-                text,
-                StatusCode::METHOD_NOT_ALLOWED,
-                "only GET and HEAD are allowed",
-                method,
-            );
-            response
-                .headers
-                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return response;
+            let message = "only GET and HEAD are allowed";
+            return self.method_not_allowed(text, "GET, HEAD", message, method);
         }
         if endpoint.is_readiness() && self.is_shutting_down() {
             return self.shutting_down(endpoint, method);
@@ -426,16 +434,9 @@ impl HealthHandler {
             .iter()
             .any(|v| v.to_str().is_ok_and(|v| v.contains(HEALTH_JSON)));
 
-        let pairs = match query::parse(request.query) {
+        let pairs = match Self::query_pairs(request.query) {
             Ok(pairs) => pairs,
-            Err(QueryError::TooLong) => {
-                let message = format!("the query is longer than {} bytes", query::MAX_QUERY);
-                return self.error(text, StatusCode::URI_TOO_LONG, &message, method);
-            }
-            Err(QueryError::NotUtf8(raw)) => {
-                let message = format!("the query is not valid UTF-8 once decoded: {raw}");
-                return self.error(text, StatusCode::BAD_REQUEST, &message, method);
-            }
+            Err((status, message)) => return self.error(text, status, &message, method),
         };
         let params = match self.read_params(endpoint, &pairs, wants_health_json) {
             Ok(params) => params,

@@ -174,15 +174,15 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
     }
 
     let batch = (!quick.is_empty()).then(|| Batch::new(quick.len()));
-    if let Some(batch) = &batch {
-        let batched = quick
+    let batched: Vec<Job> = batch.as_ref().map_or_else(Vec::new, |batch| {
+        quick
             .iter()
             .enumerate()
             .map(|(slot, q)| Job::Batched(Batched::new(q.check.clone(), Arc::clone(batch), slot)))
-            .collect();
+            .collect()
+    });
+    if !jobs.is_empty() || !batched.is_empty() {
         blocking::dispatch(jobs, batched);
-    } else if !jobs.is_empty() {
-        blocking::dispatch(jobs, Vec::new());
     }
     if let Some(batch) = batch {
         collect_batch(&batch, &quick, &mut results).await;
