@@ -3,7 +3,9 @@
 
 #![allow(dead_code, unreachable_pub)] // Each test binary uses a part.
 
+pub mod fleet_contract;
 pub mod http_client;
+pub mod servers;
 
 use std::net::UdpSocket;
 #[cfg(unix)]

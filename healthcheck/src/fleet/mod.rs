@@ -7,8 +7,12 @@
 
 mod heartbeat;
 mod identity;
+pub mod store;
 
 pub(crate) use heartbeat::BeatCell;
 pub use heartbeat::{Beat, Heartbeat};
 pub(crate) use identity::IdentitySettings;
 pub use identity::{HOST_ENV, INSTANCE_ENV, Identity};
+pub use store::{
+    BeatRecord, FleetRecord, FleetStore, MemoryFleetStore, STORE_ENV, StoreError, StoreUrl,
+};

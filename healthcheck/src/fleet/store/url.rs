@@ -1,0 +1,244 @@
+//! Store URLs: parsed once, shown only with their credentials masked.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::FleetStore;
+
+/// The URL of a shared store, such as `redis://:s3cret@cache:6379/0`.
+///
+/// Its [`Debug`](fmt::Debug) and [`Display`](fmt::Display) show it with the password and any
+/// secret-looking query parameter (`password`, `token`, `secret`, ...) replaced by `***`;
+/// [`mask`](Self::mask) does the same to any text, such as a client's error message.
+///
+/// # Example
+/// ```
+/// use healthcheck::fleet::StoreUrl;
+///
+/// let url = StoreUrl::parse("postgres://app:hunter2@db:5432/health?sslpassword=xyz")?;
+/// assert_eq!(url.scheme(), "postgres");
+/// assert_eq!(url.to_string(), "postgres://app:***@db:5432/health?sslpassword=***");
+/// assert_eq!(url.mask("password authentication failed: hunter2"), "password authentication failed: ***");
+/// # Ok::<(), String>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoreUrl {
+    raw: String,
+    scheme: String,
+    masked: String,
+    secrets: Vec<String>,
+}
+
+impl StoreUrl {
+    /// Parses `raw`: a scheme, then the rest as the backend reads it.
+    ///
+    /// # Errors
+    /// A message (with the URL masked) when `raw` has no scheme.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        let Some((scheme, rest)) = raw.split_once(':') else {
+            return Err("it has no scheme (expected a URL such as redis://host:6379)".to_owned());
+        };
+        if scheme.is_empty()
+            || !scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        {
+            return Err("it has no scheme (expected a URL such as redis://host:6379)".to_owned());
+        }
+        let mut secrets = Vec::new();
+        let mut masked = format!("{scheme}:");
+        let (authority, path) = match rest.strip_prefix("//") {
+            Some(after) => {
+                let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+                masked.push_str("//");
+                (Some(&after[..end]), &after[end..])
+            }
+            None => (None, rest),
+        };
+        if let Some(authority) = authority {
+            match authority.rsplit_once('@') {
+                Some((userinfo, hosts)) => {
+                    match userinfo.split_once(':') {
+                        Some((user, password)) => {
+                            push_secret(&mut secrets, password);
+                            masked.push_str(user);
+                            masked.push_str(":***");
+                        }
+                        None => masked.push_str(userinfo),
+                    }
+                    masked.push('@');
+                    masked.push_str(hosts);
+                }
+                None => masked.push_str(authority),
+            }
+        }
+        let (path, query) = match path.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path, None),
+        };
+        masked.push_str(path);
+        if let Some(query) = query {
+            masked.push('?');
+            for (i, pair) in query.split('&').enumerate() {
+                if i > 0 {
+                    masked.push('&');
+                }
+                match pair.split_once('=') {
+                    Some((name, value)) if looks_secret(name) => {
+                        push_secret(&mut secrets, value);
+                        masked.push_str(name);
+                        masked.push_str("=***");
+                    }
+                    _ => masked.push_str(pair),
+                }
+            }
+        }
+        Ok(Self {
+            raw: raw.to_owned(),
+            scheme: scheme.to_ascii_lowercase(),
+            masked,
+            secrets,
+        })
+    }
+
+    /// The scheme, lowercase: `redis`, `postgres`, ...
+    #[must_use]
+    pub fn scheme(&self) -> &str {
+        &self.scheme
+    }
+
+    /// The whole URL, credentials included: for the client, never for output.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.raw
+    }
+
+    /// The URL with its credentials masked.
+    #[must_use]
+    pub fn masked(&self) -> &str {
+        &self.masked
+    }
+
+    /// `text` with every credential of this URL in it replaced by `***`.
+    #[must_use]
+    pub fn mask(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for secret in &self.secrets {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), "***");
+            }
+        }
+        if text.contains(&self.raw) {
+            text = text.replace(&self.raw, &self.masked);
+        }
+        text
+    }
+}
+
+/// Keeps a secret, and its percent-decoded form, for masking.
+fn push_secret(secrets: &mut Vec<String>, secret: &str) {
+    if secret.is_empty() {
+        return;
+    }
+    secrets.push(secret.to_owned());
+    if let Ok(decoded) = percent_encoding::percent_decode_str(secret).decode_utf8() {
+        if decoded != secret {
+            secrets.push(decoded.into_owned());
+        }
+    }
+    // Longest first, so that a secret holding another is masked whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+}
+
+/// Whether a query parameter's name says its value is a secret.
+fn looks_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["pass", "secret", "token", "key", "auth", "credential"]
+        .iter()
+        .any(|word| name.contains(word))
+}
+
+impl fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("StoreUrl").field(&self.masked).finish()
+    }
+}
+
+impl fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked)
+    }
+}
+
+/// Opens the store at `url` with the backend its scheme names. Connects lazily: a store that is
+/// down is not an error here.
+pub(crate) fn open(url: &StoreUrl) -> Result<Arc<dyn FleetStore>, String> {
+    let off = |feature: &str| {
+        format!(
+            "the `{feature}` feature of the healthcheck crate is off; turn it on to use this store"
+        )
+    };
+    let _ = &off;
+    match url.scheme() {
+        "memory" => Ok(Arc::new(super::MemoryFleetStore::shared())),
+        "sqlite" => Err(off("sqlite")),
+        "redis" | "rediss" => Err(off("redis")),
+        "postgres" | "postgresql" => Err(off("postgres")),
+        "etcd" => Err(off("etcd")),
+        other => Err(format!(
+            "unknown store `{other}` (expected memory:, sqlite://, redis://, postgres:// or etcd://)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_show() {
+        let cases = [
+            (
+                "redis://:s3cret@cache:6379/0",
+                "redis://:***@cache:6379/0",
+                "s3cret",
+            ),
+            (
+                "postgres://app:p%40ss@db/health",
+                "postgres://app:***@db/health",
+                "p@ss",
+            ),
+            (
+                "etcd://root:pw@h1:2379,h2:2379",
+                "etcd://root:***@h1:2379,h2:2379",
+                "pw",
+            ),
+            (
+                "postgres://db/health?user=app&password=hunter2",
+                "postgres://db/health?user=app&password=***",
+                "hunter2",
+            ),
+            (
+                "sqlite:///var/lib/health.db",
+                "sqlite:///var/lib/health.db",
+                "",
+            ),
+            ("redis://user@cache", "redis://user@cache", ""),
+        ];
+        for (raw, masked, secret) in cases {
+            let url = StoreUrl::parse(raw).unwrap();
+            assert_eq!(url.masked(), masked);
+            assert_eq!(format!("{url:?}"), format!("StoreUrl({masked:?})"));
+            if !secret.is_empty() {
+                let text = format!("connect to {raw} failed: wrong password {secret}");
+                let shown = url.mask(&text);
+                assert!(!shown.contains(secret), "{shown}");
+                assert!(shown.contains(masked), "{shown}");
+            }
+        }
+        assert!(StoreUrl::parse("localhost:6379").is_ok_and(|u| u.scheme() == "localhost"));
+        assert!(StoreUrl::parse("no scheme").is_err());
+        assert!(StoreUrl::parse("://x").is_err());
+    }
+}
