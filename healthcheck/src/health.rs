@@ -12,7 +12,10 @@ use tokio::runtime::{Handle, Runtime};
 use crate::check::{Check, CheckDef, CheckRef};
 use crate::component::{Component, Status};
 use crate::error::Error;
-use crate::fleet::{Beat, BeatCell, Heartbeat, Identity, IdentitySettings};
+use crate::fleet::{
+    Beat, BeatCell, Fleet, FleetConfig, FleetRecord, Heartbeat, Identity, IdentitySettings,
+    PublishStatus, Publisher, ResolvedFleet, SharedBeats,
+};
 use crate::metrics::{CheckRecord, Message, MetricsConfig, Pipeline, RunRecord, Statsd};
 use crate::registry;
 use crate::report::{ComponentReport, Report, default_reduce};
@@ -39,6 +42,7 @@ pub struct HealthChecksBuilder {
     default_timeout: Option<Duration>,
     reduce: Option<Arc<Reduce>>,
     metrics: MetricsConfig,
+    fleet: FleetConfig,
 }
 
 impl fmt::Debug for HealthChecksBuilder {
@@ -52,6 +56,7 @@ impl fmt::Debug for HealthChecksBuilder {
             .field("default_timeout", &self.default_timeout)
             .field("custom_reduce", &self.reduce.is_some())
             .field("metrics", &self.metrics)
+            .field("fleet", &self.fleet)
             .finish()
     }
 }
@@ -67,7 +72,16 @@ impl HealthChecksBuilder {
             default_timeout: None,
             reduce: None,
             metrics: MetricsConfig::new(),
+            fleet: FleetConfig::new(),
         }
+    }
+
+    /// Where this instance publishes its results for the fleet, and how the fleet is read.
+    /// Defaults to [`FleetConfig::new`]: the store `HEALTHCHECK_STORE` names, else the
+    /// process's memory.
+    pub fn fleet(mut self, fleet: FleetConfig) -> Self {
+        self.fleet = fleet;
+        self
     }
 
     /// How Datadog metrics are sent. Defaults to [`MetricsConfig::new`]: on, to the agent the
@@ -174,6 +188,11 @@ impl HealthChecksBuilder {
     /// - [`Error::MetricsThread`] when the thread that sends metrics cannot start.
     pub fn build(self) -> Result<HealthChecks, Error> {
         let identity = self.identity.resolve()?;
+        let fleet = self.fleet.resolve()?;
+        let shared_beats = SharedBeats {
+            store: Arc::clone(&fleet.store),
+            service: identity.service().to_owned(),
+        };
         let default_timeout = match self.default_timeout {
             Some(timeout) => timeout,
             None => timeout_from_env()?.unwrap_or(DEFAULT_TIMEOUT),
@@ -202,8 +221,10 @@ impl HealthChecksBuilder {
                 });
             }
             let cell = Arc::new(BeatCell::default());
-            heartbeats.insert(heartbeat.name().to_owned(), Arc::clone(&cell));
-            checks.push(heartbeat.into_check(cell, built).into_ref());
+            let entry = (Arc::clone(&cell), heartbeat.max_age());
+            heartbeats.insert(heartbeat.name().to_owned(), entry);
+            let check = heartbeat.into_check(cell, built, Some(shared_beats.clone()));
+            checks.push(check.into_ref());
         }
         validate(&checks)?;
         checks.sort_by(|a, b| a.name().cmp(b.name()));
@@ -226,7 +247,12 @@ impl HealthChecksBuilder {
                 groups.entry(group.to_owned()).or_default().push(index);
             }
         }
-        Ok(HealthChecks {
+        let publisher = if fleet.publish {
+            Some(Publisher::start(Arc::clone(&fleet.store), fleet.ttl())?)
+        } else {
+            None
+        };
+        let health = HealthChecks {
             inner: Arc::new(Inner {
                 identity,
                 checks,
@@ -235,8 +261,14 @@ impl HealthChecksBuilder {
                 default_timeout,
                 reduce: self.reduce,
                 metrics,
+                fleet,
+                publisher,
             }),
-        })
+        };
+        if health.inner.fleet.shared && health.inner.publisher.is_some() {
+            own_runtime()?.spawn(publish_rounds(Arc::downgrade(&health.inner)));
+        }
+        Ok(health)
     }
 }
 
@@ -324,13 +356,16 @@ struct Inner {
     identity: Identity,
     /// Sorted by name.
     checks: Vec<CheckRef>,
-    /// The last beat of each heartbeat, by name.
-    heartbeats: HashMap<String, Arc<BeatCell>>,
+    /// The last beat of each heartbeat, by name, with its `max_age`.
+    heartbeats: HashMap<String, (Arc<BeatCell>, Duration)>,
     /// Each group with the indices of its checks.
     groups: BTreeMap<String, Vec<usize>>,
     default_timeout: Duration,
     reduce: Option<Arc<Reduce>>,
     metrics: Option<Arc<Pipeline>>,
+    fleet: ResolvedFleet,
+    /// Hands results to the fleet store; `None` when read-only.
+    publisher: Option<Publisher>,
 }
 
 impl fmt::Debug for HealthChecks {
@@ -340,6 +375,7 @@ impl fmt::Debug for HealthChecks {
             .field("default_timeout", &self.inner.default_timeout)
             .field("custom_reduce", &self.inner.reduce.is_some())
             .field("metrics", &self.inner.metrics.is_some())
+            .field("fleet", &self.inner.fleet.store.describe())
             .finish()
     }
 }
@@ -392,13 +428,96 @@ impl HealthChecks {
     /// # Errors
     /// [`Error::UnknownHeartbeat`] when no heartbeat has that name.
     pub fn beat_with(&self, name: &str, beat: Beat) -> Result<(), Error> {
-        let cell = self
+        let (cell, max_age) = self
             .inner
             .heartbeats
             .get(name)
             .ok_or_else(|| Error::UnknownHeartbeat(name.to_owned()))?;
+        if let Some(publisher) = &self.inner.publisher {
+            // Kept by the store for as long as the beat can matter, and at least a publish's.
+            let ttl = max_age.saturating_mul(2).max(self.inner.fleet.ttl());
+            publisher.beat(beat.record(name, &self.inner.identity), ttl);
+        }
         cell.beat(beat);
         Ok(())
+    }
+
+    /// The fleet: every instance's results in the store, as check → group → host.
+    #[must_use]
+    pub fn fleet(&self) -> Fleet {
+        let fleet = &self.inner.fleet;
+        Fleet::new(
+            Arc::clone(&fleet.store),
+            self.inner.identity.service(),
+            fleet.freshness,
+        )
+        .with_reduce(fleet.reduce.clone())
+    }
+
+    /// What publishing to the fleet store has done so far (results written, failures, the last
+    /// error); `None` when this instance does not publish.
+    #[must_use]
+    pub fn fleet_status(&self) -> Option<PublishStatus> {
+        self.inner.publisher.as_ref().map(Publisher::status)
+    }
+
+    /// Waits until every result and beat handed to the fleet store before the call is written,
+    /// at most `timeout`: for a program that exits right after a run or a beat (a cron job),
+    /// and for tests. `true` when all was written (or nothing is published).
+    pub async fn flush_fleet(&self, timeout: Duration) -> bool {
+        match &self.inner.publisher {
+            Some(publisher) => publisher.flush(timeout).await,
+            None => true,
+        }
+    }
+
+    /// [`flush_fleet`](Self::flush_fleet) for programs without an async runtime.
+    ///
+    /// # Errors
+    /// [`Error::InsideAsyncRuntime`] on a thread that runs an async runtime;
+    /// [`Error::Runtime`] when the SDK's own runtime cannot start.
+    pub fn flush_fleet_blocking(&self, timeout: Duration) -> Result<bool, Error> {
+        if Handle::try_current().is_ok() {
+            return Err(Error::InsideAsyncRuntime);
+        }
+        Ok(own_runtime()?.block_on(self.flush_fleet(timeout)))
+    }
+
+    /// Hands a run's results to the fleet store.
+    fn publish_run(
+        &self,
+        timestamp: chrono::DateTime<Utc>,
+        entries: &[(&CheckRef, ComponentReport, bool)],
+    ) {
+        let Some(publisher) = &self.inner.publisher else {
+            return;
+        };
+        let identity = &self.inner.identity;
+        let stale_after = Some(self.inner.fleet.freshness.as_secs_f64());
+        let mut records = Vec::with_capacity(entries.len());
+        for (check, entry, _) in entries {
+            let record = |group: &str| FleetRecord {
+                service: identity.service().to_owned(),
+                check: check.name().to_owned(),
+                group: group.to_owned(),
+                instance: identity.instance().to_owned(),
+                host: identity.host().to_owned(),
+                labels: identity.labels().clone(),
+                status: entry.status,
+                message: entry.status_message.clone(),
+                response_time: entry.response_time,
+                checked_at: timestamp,
+                critical: entry.critical,
+                stale_after,
+                fields: entry.extra.clone(),
+            };
+            if entry.groups.is_empty() {
+                records.push(record(""));
+            } else {
+                records.extend(entry.groups.iter().map(|g| record(g)));
+            }
+        }
+        publisher.results(records);
     }
 
     /// The group names, sorted.
@@ -565,6 +684,7 @@ impl HealthChecks {
     /// Runs the selected checks on the current Tokio runtime.
     async fn run_here(&self, selected: &[usize], scope: Scope) -> Report {
         let ran = self.run_entries(selected).await;
+        self.publish_run(ran.timestamp, &ran.entries);
         let records = self.records(&ran.entries);
         let components = ran
             .entries
@@ -585,6 +705,7 @@ impl HealthChecks {
             return None;
         }
         let ran = self.run_entries(&self.indices_of(names)).await;
+        self.publish_run(ran.timestamp, &ran.entries);
         let records = self.records(&ran.entries);
         let status = crate::report::reduce_entries(ran.entries.iter().map(|(_, entry, _)| entry));
         let json = crate::json::report_parts(
@@ -774,6 +895,38 @@ impl Scope {
             Scope::Check(name) => name,
             Scope::Checks => "checks".to_owned(),
             Scope::Other(selection) => selection.scope(),
+        }
+    }
+}
+
+/// Publishes, with a shared store, every check whose result was not handed over for an
+/// interval: an instance that nothing else runs (no requests, no background refresh) still
+/// shows in the fleet. Ends when the checks are dropped.
+async fn publish_rounds(inner: std::sync::Weak<Inner>) {
+    let Some(interval) = inner.upgrade().map(|i| i.fleet.interval) else {
+        return;
+    };
+    let mut next = Instant::now();
+    loop {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(next)).await;
+        next += interval;
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        let health = HealthChecks { inner };
+        let Some(publisher) = &health.inner.publisher else {
+            return;
+        };
+        let names = health.inner.checks.iter().map(|c| c.name());
+        let overdue = publisher.overdue(names, interval.mul_f64(0.9));
+        if overdue.is_empty() {
+            continue;
+        }
+        let run = AssertUnwindSafe(health.run_names(&overdue));
+        if futures_util::FutureExt::catch_unwind(run).await.is_err() {
+            tracing::error!(
+                "a background run for the fleet panicked; it goes on at its next round"
+            );
         }
     }
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
+use super::store::{BeatRecord, FleetStore};
 use crate::check::{Check, Probe};
 use crate::component::Component;
 use crate::report::HumanDuration;
@@ -106,19 +107,63 @@ impl Heartbeat {
         self.location
     }
 
-    /// The check that reports this heartbeat from `cell`, its grace counted from `built`.
-    pub(crate) fn into_check(self, cell: Arc<BeatCell>, built: Instant) -> Check {
+    /// The check that reports this heartbeat from `cell`, its grace counted from `built`; with
+    /// `shared`, beats that other processes published to the fleet store count too.
+    pub(crate) fn into_check(
+        self,
+        cell: Arc<BeatCell>,
+        built: Instant,
+        shared: Option<SharedBeats>,
+    ) -> Check {
         let max_age = self.max_age;
         let grace_until = built + self.grace;
-        Check::new_at(
-            self.name,
-            move || std::future::ready(cell.component(max_age, grace_until)),
-            self.location,
-        )
-        .groups(self.groups)
-        .critical(self.critical)
-        .probes(self.probes)
+        let name = self.name.clone();
+        let check = match shared {
+            None => Check::new_at(
+                self.name,
+                move || std::future::ready(cell.component(max_age, grace_until, Remote::None)),
+                self.location,
+            ),
+            Some(shared) => Check::new_at(
+                self.name,
+                move || {
+                    let cell = Arc::clone(&cell);
+                    let shared = shared.clone();
+                    let name = name.clone();
+                    async move {
+                        let remote = match shared.store.beats(&shared.service).await {
+                            Ok(beats) => match beats.into_iter().find(|b| b.heartbeat == name) {
+                                Some(beat) => Remote::Beat(beat),
+                                None => Remote::None,
+                            },
+                            Err(error) => Remote::Unreadable(error.to_string()),
+                        };
+                        cell.component(max_age, grace_until, remote)
+                    }
+                },
+                self.location,
+            ),
+        };
+        check
+            .groups(self.groups)
+            .critical(self.critical)
+            .probes(self.probes)
     }
+}
+
+/// Where a heartbeat finds the beats that other processes published.
+#[derive(Clone, Debug)]
+pub(crate) struct SharedBeats {
+    pub(crate) store: Arc<dyn FleetStore>,
+    pub(crate) service: String,
+}
+
+/// What the fleet store said of a heartbeat.
+#[derive(Debug)]
+pub(crate) enum Remote {
+    None,
+    Beat(BeatRecord),
+    Unreadable(String),
 }
 
 /// What one beat says: that the work went well (with an optional message and fields), or that
@@ -168,6 +213,20 @@ impl Beat {
     pub const fn is_ok(&self) -> bool {
         self.ok
     }
+
+    /// The record of this beat in a fleet store.
+    pub(crate) fn record(&self, heartbeat: &str, identity: &crate::Identity) -> BeatRecord {
+        BeatRecord {
+            service: identity.service().to_owned(),
+            heartbeat: heartbeat.to_owned(),
+            instance: identity.instance().to_owned(),
+            host: identity.host().to_owned(),
+            at: Utc::now(),
+            ok: self.ok,
+            message: self.message.clone(),
+            fields: self.fields.clone(),
+        }
+    }
 }
 
 /// The last beat of one heartbeat.
@@ -194,47 +253,102 @@ impl BeatCell {
         *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(last);
     }
 
-    fn component(&self, max_age: Duration, grace_until: Instant) -> Component {
+    fn component(&self, max_age: Duration, grace_until: Instant, remote: Remote) -> Component {
         let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
-        let Some(last) = last.as_ref() else {
-            return if now < grace_until {
+        let wall_now = SystemTime::now();
+        let local = last.as_ref().map(|last| Seen {
+            age: now.saturating_duration_since(last.at),
+            wall: last.wall,
+            ok: last.beat.ok,
+            message: last.beat.message.as_deref(),
+            fields: &last.beat.fields,
+            by: None,
+        });
+        let (remote_beat, store_error) = match &remote {
+            Remote::None => (None, None),
+            Remote::Beat(beat) => (Some(beat), None),
+            Remote::Unreadable(error) => (None, Some(error.as_str())),
+        };
+        let remote_seen = remote_beat.map(|beat| {
+            let wall = SystemTime::from(beat.at);
+            Seen {
+                age: wall_now.duration_since(wall).unwrap_or_default(),
+                wall,
+                ok: beat.ok,
+                message: beat.message.as_deref(),
+                fields: &beat.fields,
+                by: Some(format!("{} ({})", beat.host, beat.instance)),
+            }
+        });
+        // The newer beat counts; on a tie, this process's own.
+        let seen = match (local, remote_seen) {
+            (Some(local), Some(remote)) if remote.wall > local.wall => Some(remote),
+            (Some(local), _) => Some(local),
+            (None, remote) => remote,
+        };
+        let Some(seen) = seen else {
+            let mut component = if now < grace_until {
                 Component::healthy().message("no heartbeat yet (starting up)")
             } else {
-                Component::unhealthy("no heartbeat yet")
+                match store_error {
+                    Some(error) => Component::unhealthy(format!(
+                        "no heartbeat yet (the fleet store could not be read: {error})"
+                    )),
+                    None => Component::unhealthy("no heartbeat yet"),
+                }
             };
+            if let Some(error) = store_error {
+                component.insert("store_error", error.to_owned());
+            }
+            return component;
         };
-        let age = now.saturating_duration_since(last.at);
+        let age = seen.age;
         let mut component = if age > max_age {
             Component::unhealthy(format!(
                 "no heartbeat for {} (expected within {})",
                 Seconds(age),
                 Seconds(max_age)
             ))
-        } else if last.beat.ok {
+        } else if seen.ok {
             let component = Component::healthy();
-            match &last.beat.message {
-                Some(message) => component.message(Cow::Owned(message.clone())),
+            match seen.message {
+                Some(message) => component.message(Cow::Owned(message.to_owned())),
                 None => component,
             }
         } else {
             Component::unhealthy(
-                last.beat
-                    .message
-                    .clone()
-                    .unwrap_or_else(|| "the last heartbeat reported a failure".to_owned()),
+                seen.message
+                    .unwrap_or("the last heartbeat reported a failure")
+                    .to_owned(),
             )
         };
-        for (key, value) in &last.beat.fields {
+        for (key, value) in seen.fields {
             component.insert(key.clone(), value.clone());
         }
-        let wall = DateTime::<Utc>::from(last.wall).to_rfc3339_opts(SecondsFormat::Millis, true);
+        let wall = DateTime::<Utc>::from(seen.wall).to_rfc3339_opts(SecondsFormat::Millis, true);
         component.insert("last_beat", wall);
         component.insert("age", age.as_secs_f64());
+        if let Some(by) = seen.by {
+            component.insert("beaten_by", by);
+        }
+        if let Some(error) = store_error {
+            component.insert("store_error", error.to_owned());
+        }
         // The check answers at once; its response time says nothing about the work.
         component.set_response_time(Duration::ZERO);
         component
     }
+}
+
+/// A beat as the heartbeat judges it, from this process or from the store.
+struct Seen<'a> {
+    age: Duration,
+    wall: SystemTime,
+    ok: bool,
+    message: Option<&'a str>,
+    fields: &'a Map<String, Value>,
+    by: Option<String>,
 }
 
 /// A duration in whole seconds (`93 s`), or finer below a second.
@@ -259,20 +373,20 @@ mod tests {
         let cell = BeatCell::default();
         let built = Instant::now();
         let max_age = Duration::from_secs(60);
-        let never = cell.component(max_age, built);
+        let never = cell.component(max_age, built, Remote::None);
         assert_eq!(never.status_message(), Some("no heartbeat yet"));
         assert!(!never.is_healthy());
-        let grace = cell.component(max_age, built + Duration::from_secs(10));
+        let grace = cell.component(max_age, built + Duration::from_secs(10), Remote::None);
         assert!(grace.is_healthy());
 
         cell.beat(Beat::ok().message("412 GiB").field("files", 3));
-        let fresh = cell.component(max_age, built);
+        let fresh = cell.component(max_age, built, Remote::None);
         assert!(fresh.is_healthy());
         assert_eq!(fresh.status_message(), Some("412 GiB"));
         assert_eq!(fresh.extra()["files"], 3);
 
         cell.beat(Beat::failed("disk full"));
-        let failed = cell.component(max_age, built);
+        let failed = cell.component(max_age, built, Remote::None);
         assert_eq!(failed.status_message(), Some("disk full"));
         assert!(!failed.is_healthy());
 
@@ -287,7 +401,7 @@ mod tests {
                 .checked_sub(Duration::from_secs(93))
                 .unwrap_or(last.at);
         }
-        let stale = cell.component(max_age, built);
+        let stale = cell.component(max_age, built, Remote::None);
         assert!(!stale.is_healthy());
         assert_eq!(
             stale.status_message(),

@@ -5,14 +5,22 @@
 //! consumer, a batch), beaten from the code or over HTTP. Shared stores that let many processes
 //! and hosts publish and read each other's results build on the same report.
 
+mod config;
 mod heartbeat;
 mod identity;
+mod publish;
 pub mod store;
+mod view;
 
-pub(crate) use heartbeat::BeatCell;
+pub(crate) use config::ResolvedFleet;
+pub use config::{DEFAULT_PUBLISH_INTERVAL, FleetConfig, FleetReduce};
 pub use heartbeat::{Beat, Heartbeat};
+pub(crate) use heartbeat::{BeatCell, SharedBeats};
 pub(crate) use identity::IdentitySettings;
 pub use identity::{HOST_ENV, INSTANCE_ENV, Identity};
+pub use publish::PublishStatus;
+pub(crate) use publish::Publisher;
 pub use store::{
     BeatRecord, FleetRecord, FleetStore, MemoryFleetStore, STORE_ENV, StoreError, StoreUrl,
 };
+pub use view::{Fleet, FleetFilter, FleetView, InstanceResult};

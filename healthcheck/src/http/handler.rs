@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 use crate::check::Probe;
 use crate::component::Component;
 use crate::error::Error;
-use crate::fleet::Beat;
+use crate::fleet::{Beat, FleetFilter};
 use crate::health::HealthChecks;
 use crate::http::cache::{CacheKey, Cached, ResponseCache};
 use crate::http::options::{Details, HttpOptions};
@@ -97,6 +97,7 @@ enum Endpoint {
     Probe(Probe, Option<String>),
     Heartbeat(Probe),
     Ping,
+    Fleet,
 }
 
 impl Endpoint {
@@ -113,6 +114,7 @@ impl Endpoint {
             Endpoint::Heartbeat(Probe::Readiness) => Some(4),
             Endpoint::Heartbeat(_) => Some(5),
             Endpoint::Ping => Some(6),
+            Endpoint::Fleet => None,
         }
     }
 
@@ -157,6 +159,8 @@ enum Params {
         verbose: bool,
         excluded: Vec<String>,
     },
+    /// `/fleet`: `service`, `check`, `group` and `format` (`json` or `text`).
+    Fleet { filter: FleetFilter, text: bool },
 }
 
 impl HealthHandler {
@@ -285,6 +289,7 @@ impl HealthHandler {
             "/.well-known/heartbeat/readiness" => Endpoint::Heartbeat(Probe::Readiness),
             "/.well-known/heartbeat/liveliness" => Endpoint::Heartbeat(Probe::Liveness),
             "/ping" => Endpoint::Ping,
+            "/fleet" => Endpoint::Fleet,
             other => {
                 let single = [
                     ("/livez/", Probe::Liveness),
@@ -472,6 +477,12 @@ impl HealthHandler {
                 Ok((status, JSON, render::heartbeat_json(&report, details)))
             }
             (Endpoint::Ping, _) => Ok(self.ping().await),
+            (Endpoint::Fleet, Params::Fleet { filter, text }) => {
+                Ok(self.fleet_endpoint(&filter, text, details).await)
+            }
+            (Endpoint::Fleet, _) => Ok(self
+                .fleet_endpoint(&FleetFilter::new(), false, details)
+                .await),
             (Endpoint::Report, _) => {
                 let format = Self::default_format(wants_health_json);
                 Ok(self.report_endpoint(&[], format, details).await)
@@ -575,6 +586,31 @@ impl HealthHandler {
             Endpoint::Probe(_, Some(_)) | Endpoint::Heartbeat(_) | Endpoint::Ping => {
                 Ok(Params::None)
             }
+            Endpoint::Fleet => {
+                let mut filter = FleetFilter::new();
+                let mut text = false;
+                for (key, value) in pairs {
+                    match key.as_str() {
+                        "service" => filter = filter.service(value.clone()),
+                        "check" => filter = filter.check(value.clone()),
+                        "group" => filter = filter.group(value.clone()),
+                        "format" => {
+                            text = match value.as_str() {
+                                "json" => false,
+                                "text" => true,
+                                other => {
+                                    return Err((
+                                        StatusCode::BAD_REQUEST,
+                                        format!("unknown format `{other}`: expected json or text"),
+                                    ));
+                                }
+                            };
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(Params::Fleet { filter, text })
+            }
         }
     }
 
@@ -643,6 +679,52 @@ impl HealthHandler {
             Format::Json => (status, JSON, render::report_json(&report, details)),
             Format::HealthJson => (status, HEALTH_JSON, render::health_json(&report, details)),
             Format::Text => (status, TEXT, render::report_text(&report, details)),
+        }
+    }
+
+    /// `GET <base>/fleet`: the fleet view, 200 or 503 by the fleet's rule; 503 with a JSON
+    /// error when the store cannot be read. Without details, only the verdict.
+    async fn fleet_endpoint(
+        &self,
+        filter: &FleetFilter,
+        text: bool,
+        details: bool,
+    ) -> (StatusCode, &'static str, Vec<u8>) {
+        match self.inner.health.fleet().read(filter).await {
+            Ok(view) => {
+                let status = if view.healthy {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                match (text, details) {
+                    (true, true) => (status, TEXT, view.to_text().into_bytes()),
+                    (true, false) => {
+                        let word: &[u8] = if view.healthy { b"OK\n" } else { b"FAIL\n" };
+                        (status, TEXT, word.to_vec())
+                    }
+                    (false, true) => (status, JSON, view.to_json().into_bytes()),
+                    (false, false) => {
+                        let body =
+                            serde_json::json!({ "healthy": view.healthy, "rule": view.rule });
+                        (status, JSON, body.to_string().into_bytes())
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the fleet store could not be read");
+                let message = if details {
+                    format!("the fleet store could not be read: {error}")
+                } else {
+                    "the fleet store could not be read".to_owned()
+                };
+                let body = serde_json::json!({ "healthy": false, "error": message });
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    JSON,
+                    body.to_string().into_bytes(),
+                )
+            }
         }
     }
 
@@ -803,7 +885,10 @@ impl HealthHandler {
                 JSON,
                 br#"{"status":false,"message":"shutting down"}"#.to_vec(),
             ),
-            Endpoint::Probe(..) | Endpoint::Ping => (TEXT, b"shutting down".to_vec()),
+            // Never reached: the fleet is not a readiness endpoint.
+            Endpoint::Probe(..) | Endpoint::Ping | Endpoint::Fleet => {
+                (TEXT, b"shutting down".to_vec())
+            }
         };
         let mut response = self.respond(
             StatusCode::SERVICE_UNAVAILABLE,

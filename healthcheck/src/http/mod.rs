@@ -12,6 +12,7 @@
 //! | `GET /livez`, `/readyz`, `/startupz` | Kubernetes probe semantics: `ok`; `?verbose` lists `[+]name ok` / `[-]name failed: reason`; `?exclude=name` (repeatable) skips a check; `/readyz/<name>` runs one check (unknown: 404); 503 on failure |
 //! | `GET /.well-known/heartbeat/readiness`, `/liveliness` | oarepo-heartbeat's `{"status": bool, "checks": {...}}`; 200 or 500 |
 //! | `GET /ping` | `OK` when every liveness check is healthy (or as [`HttpOptions::ping`] says), else 503 |
+//! | `GET /fleet` | the [fleet](crate::fleet::Fleet): every instance's results in the shared store as check → group → host, 200 or 503 by the fleet's rule; `?service=` (`*` for all; defaults to this service), `?check=`, `?group=`, `?format=text` (one line per result: `database at web-1 [db] -> OK 3 s`); 503 with a JSON error when the store cannot be read |
 //! | `POST /heartbeat/<name>` | beats a [heartbeat](crate::Heartbeat): `?message=` with a good beat, `?failed=<reason>` for a failed one; 200, 404 for an unknown name, 401 without the details token when one is set |
 //!
 //! `HEAD` answers like `GET` without a body; other methods get 405 with `Allow`; a bad query is
@@ -61,7 +62,7 @@ pub use store::{MemoryStore, ResultStore, StoreFuture, StoredResult};
 
 /// The paths of the endpoints, in the route syntax of axum and actix-web.
 #[cfg(any(feature = "axum", feature = "actix-web"))]
-pub(crate) const ROUTES: [&str; 11] = [
+pub(crate) const ROUTES: [&str; 12] = [
     "/healthcheck",
     "/livez",
     "/livez/{name}",
@@ -73,4 +74,5 @@ pub(crate) const ROUTES: [&str; 11] = [
     "/.well-known/heartbeat/liveliness",
     "/ping",
     "/heartbeat/{name}",
+    "/fleet",
 ];

@@ -159,6 +159,11 @@ impl StoreError {
         }
     }
 
+    /// An error of a store known by its description (already without credentials).
+    pub(crate) const fn described(store: String, message: String) -> Self {
+        Self { store, message }
+    }
+
     /// The store, as its URL without credentials.
     #[must_use]
     pub fn store(&self) -> &str {
@@ -243,6 +248,7 @@ pub fn key_segment(name: &str) -> std::borrow::Cow<'_, str> {
 
 /// Logs, once per read, that `skipped` entries under the SDK's keys could not be decoded; for
 /// the backends.
+#[allow(dead_code)] // Used by the backends behind features.
 pub(crate) fn warn_skipped(store: &StoreUrl, skipped: usize, example: Option<(String, String)>) {
     if skipped == 0 {
         return;
