@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::{SubsecRound, Utc};
@@ -77,8 +77,8 @@ impl HealthChecksBuilder {
     }
 
     /// Where this instance publishes its results for the fleet, and how the fleet is read.
-    /// Defaults to [`FleetConfig::new`]: the store `HEALTHCHECK_STORE` names, else the
-    /// process's memory.
+    /// Defaults to [`FleetConfig::new`]: the store `HEALTHCHECK_STORE` names, else a store in
+    /// memory of this instance's own.
     pub fn fleet(mut self, fleet: FleetConfig) -> Self {
         self.fleet = fleet;
         self
@@ -223,7 +223,9 @@ impl HealthChecksBuilder {
             let cell = Arc::new(BeatCell::default());
             let entry = (Arc::clone(&cell), heartbeat.max_age());
             heartbeats.insert(heartbeat.name().to_owned(), entry);
-            let check = heartbeat.into_check(cell, built, Some(shared_beats.clone()));
+            // With a store of the application's choosing, beats of other processes count.
+            let shared = fleet.explicit.then(|| shared_beats.clone());
+            let check = heartbeat.into_check(cell, built, shared);
             checks.push(check.into_ref());
         }
         validate(&checks)?;
@@ -265,7 +267,7 @@ impl HealthChecksBuilder {
                 publisher,
             }),
         };
-        if health.inner.fleet.shared && health.inner.publisher.is_some() {
+        if health.inner.fleet.explicit && health.inner.publisher.is_some() {
             own_runtime()?.spawn(publish_rounds(Arc::downgrade(&health.inner)));
         }
         Ok(health)
@@ -935,6 +937,13 @@ async fn publish_rounds(inner: std::sync::Weak<Inner>) {
 /// use and kept for the life of the process (so that a hung check stays accounted for).
 pub(crate) fn own_runtime() -> Result<&'static Runtime, Error> {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    static STARTING: Mutex<()> = Mutex::new(());
+    if let Some(runtime) = RUNTIME.get() {
+        return Ok(runtime);
+    }
+    // One thread builds it: a runtime built by a loser of the race would be dropped, which
+    // panics inside an async context.
+    let _starting = STARTING.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(runtime) = RUNTIME.get() {
         return Ok(runtime);
     }
@@ -944,6 +953,5 @@ pub(crate) fn own_runtime() -> Result<&'static Runtime, Error> {
         .enable_all()
         .build()
         .map_err(Error::Runtime)?;
-    // Losing a race to another thread drops our runtime, outside any async context: fine.
     Ok(RUNTIME.get_or_init(|| runtime))
 }

@@ -75,8 +75,8 @@ impl FromStr for FleetReduce {
 /// Where and how an instance publishes its results, and how the fleet is read; given to
 /// [`HealthChecksBuilder::fleet`](crate::HealthChecksBuilder::fleet).
 ///
-/// Without one, the store is `HEALTHCHECK_STORE` when set, else the process's
-/// [`MemoryFleetStore`].
+/// Without one, the store is `HEALTHCHECK_STORE` when set, else a [`MemoryFleetStore`] of the
+/// instance's own.
 ///
 /// # Example
 /// ```
@@ -133,7 +133,7 @@ impl fmt::Debug for FleetConfig {
 }
 
 impl FleetConfig {
-    /// The defaults: the store of `HEALTHCHECK_STORE` (else the process's memory), publishing
+    /// The defaults: the store of `HEALTHCHECK_STORE` (else a store in memory), publishing
     /// every run, and every 30 s when nothing else runs the checks (shared stores only), a
     /// freshness window of 3 × that interval, every instance healthy as the rule.
     pub fn new() -> Self {
@@ -233,15 +233,16 @@ impl FleetConfig {
             }
             None => match store_from_env()? {
                 Some((url, store)) => (store, url.scheme() != "memory"),
+                // A store of its own: two instances in one process do not mix their beats.
                 None => (
-                    Arc::new(MemoryFleetStore::shared()) as Arc<dyn FleetStore>,
+                    Arc::new(MemoryFleetStore::new()) as Arc<dyn FleetStore>,
                     false,
                 ),
             },
         };
         Ok(ResolvedFleet {
             store,
-            shared: explicit,
+            explicit,
             interval,
             freshness,
             reduce: self.reduce,
@@ -283,8 +284,9 @@ fn store_from_env() -> Result<Option<Opened>, Error> {
 #[derive(Clone, Debug)]
 pub(crate) struct ResolvedFleet {
     pub(crate) store: Arc<dyn FleetStore>,
-    /// Whether the store was chosen (a shared store), not the default memory.
-    pub(crate) shared: bool,
+    /// Whether the store was chosen (in code or by `HEALTHCHECK_STORE`), not the default: only
+    /// then are beats of other processes read and checks run in the background to publish.
+    pub(crate) explicit: bool,
     pub(crate) interval: Duration,
     pub(crate) freshness: Duration,
     pub(crate) reduce: FleetReduce,
