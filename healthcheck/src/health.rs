@@ -111,6 +111,21 @@ impl HealthChecksBuilder {
         self
     }
 
+    /// The host this process publishes as, for its [`Identity`]. Defaults to
+    /// `HEALTHCHECK_HOST`, else the machine's host name.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.identity.host = Some(host.into());
+        self
+    }
+
+    /// The instance id this process publishes as, for its [`Identity`]: for several instances
+    /// in one process (workers of their own), or an id that outlives restarts (a pod's name).
+    /// Defaults to `HEALTHCHECK_INSTANCE`, else a random UUID per process.
+    pub fn instance(mut self, instance: impl Into<String>) -> Self {
+        self.identity.instance = Some(instance.into());
+        self
+    }
+
     /// Adds a label (`region`, `zone`, ...) to the process's [`Identity`]. `env` and `version`
     /// default to `DD_ENV` and `DD_VERSION`.
     pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {

@@ -44,14 +44,15 @@ impl Identity {
         &self.service
     }
 
-    /// The host: `HEALTHCHECK_HOST`, else the machine's host name.
+    /// The host: as the builder says, else `HEALTHCHECK_HOST`, else the machine's host name.
     #[must_use]
     pub fn host(&self) -> &str {
         &self.host
     }
 
-    /// The instance: `HEALTHCHECK_INSTANCE`, else a random UUID drawn once per process (two
-    /// [`HealthChecks`](crate::HealthChecks) in one process are one instance).
+    /// The instance: as the builder says, else `HEALTHCHECK_INSTANCE`, else a random UUID drawn
+    /// once per process (two [`HealthChecks`](crate::HealthChecks) in one process are one
+    /// instance unless told otherwise).
     #[must_use]
     pub fn instance(&self) -> &str {
         &self.instance
@@ -80,6 +81,8 @@ impl fmt::Debug for Identity {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct IdentitySettings {
     pub(crate) service: Option<String>,
+    pub(crate) host: Option<String>,
+    pub(crate) instance: Option<String>,
     pub(crate) labels: Vec<(String, String)>,
 }
 
@@ -93,17 +96,19 @@ impl IdentitySettings {
                 None => program_name(),
             },
         };
-        let host = match env(HOST_ENV)? {
-            Some(host) => checked_env(HOST_ENV, host)?,
-            None => gethostname::gethostname()
+        let host = match (self.host, env(HOST_ENV)?) {
+            (Some(host), _) => checked("host", host)?,
+            (None, Some(host)) => checked_env(HOST_ENV, host)?,
+            (None, None) => gethostname::gethostname()
                 .into_string()
                 .ok()
                 .filter(|h| valid(h).is_ok())
                 .unwrap_or_else(|| "localhost".to_owned()),
         };
-        let instance = match env(INSTANCE_ENV)? {
-            Some(instance) => checked_env(INSTANCE_ENV, instance)?,
-            None => process_instance().to_owned(),
+        let instance = match (self.instance, env(INSTANCE_ENV)?) {
+            (Some(instance), _) => checked("instance", instance)?,
+            (None, Some(instance)) => checked_env(INSTANCE_ENV, instance)?,
+            (None, None) => process_instance().to_owned(),
         };
         let mut labels = BTreeMap::new();
         for (key, value) in self.labels {
