@@ -13,7 +13,7 @@ use crate::check::{Check, CheckDef, CheckRef};
 use crate::component::{Component, Status};
 use crate::error::Error;
 use crate::fleet::{
-    Beat, BeatCell, Fleet, FleetConfig, FleetRecord, Heartbeat, Identity, IdentitySettings,
+    Beat, BeatCell, Finding, Fleet, FleetConfig, Heartbeat, Identity, IdentitySettings,
     PublishStatus, Publisher, ResolvedFleet, SharedBeats,
 };
 use crate::metrics::{CheckRecord, Message, MetricsConfig, Pipeline, RunRecord, Statsd};
@@ -265,7 +265,12 @@ impl HealthChecksBuilder {
             }
         }
         let publisher = if fleet.publish {
-            Some(Publisher::start(Arc::clone(&fleet.store), fleet.ttl())?)
+            Some(Publisher::start(
+                Arc::clone(&fleet.store),
+                identity.clone(),
+                fleet.ttl(),
+                fleet.freshness,
+            )?)
         } else {
             None
         };
@@ -500,7 +505,8 @@ impl HealthChecks {
         Ok(own_runtime()?.block_on(self.flush_fleet(timeout)))
     }
 
-    /// Hands a run's results to the fleet store.
+    /// Hands a run's results to the fleet store: cheap handles and what the report already
+    /// holds; the store's records are built on the publisher's side.
     fn publish_run(
         &self,
         timestamp: chrono::DateTime<Utc>,
@@ -509,32 +515,18 @@ impl HealthChecks {
         let Some(publisher) = &self.inner.publisher else {
             return;
         };
-        let identity = &self.inner.identity;
-        let stale_after = Some(self.inner.fleet.freshness.as_secs_f64());
-        let mut records = Vec::with_capacity(entries.len());
-        for (check, entry, _) in entries {
-            let record = |group: &str| FleetRecord {
-                service: identity.service().to_owned(),
-                check: check.name().to_owned(),
-                group: group.to_owned(),
-                instance: identity.instance().to_owned(),
-                host: identity.host().to_owned(),
-                labels: identity.labels().clone(),
+        let findings = entries
+            .iter()
+            .map(|(check, entry, _)| Finding {
+                check: (*check).clone(),
                 status: entry.status,
-                message: entry.status_message.clone(),
                 response_time: entry.response_time,
-                checked_at: timestamp,
-                critical: entry.critical,
-                stale_after,
+                message: entry.status_message.clone(),
                 fields: entry.extra.clone(),
-            };
-            if entry.groups.is_empty() {
-                records.push(record(""));
-            } else {
-                records.extend(entry.groups.iter().map(|g| record(g)));
-            }
-        }
-        publisher.results(records);
+                critical: entry.critical,
+            })
+            .collect();
+        publisher.results(timestamp, findings);
     }
 
     /// The group names, sorted.

@@ -32,7 +32,7 @@ pub fn instance(url: &str, service: &str, host: &str) -> HealthChecks {
 
 /// The store is killed mid-run: runs go on unchanged, `/fleet` answers 503 saying the store is
 /// unreachable, the outage is counted, and publishing resumes by itself once the store is back.
-/// `secret` (the password in `url`, if any) never shows.
+/// `secret` (the password in `url`, if any) never shows. Needs a multi-threaded runtime.
 pub async fn survives_an_outage(url: &str, secret: Option<&str>, server: &mut Server) {
     let service = super::fleet_contract::unique_service("outage");
     let health = instance(url, &service, "web-1");

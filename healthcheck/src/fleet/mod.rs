@@ -19,7 +19,7 @@ pub(crate) use heartbeat::{BeatCell, SharedBeats};
 pub(crate) use identity::IdentitySettings;
 pub use identity::{HOST_ENV, INSTANCE_ENV, Identity};
 pub use publish::PublishStatus;
-pub(crate) use publish::Publisher;
+pub(crate) use publish::{Finding, Publisher};
 pub use store::{
     BeatRecord, FleetRecord, FleetStore, MemoryFleetStore, STORE_ENV, StoreError, StoreUrl,
 };

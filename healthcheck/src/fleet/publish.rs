@@ -1,22 +1,48 @@
-//! Publishing off the run's path: a run hands its results over (a lock and a map insert), and a
-//! task on the SDK's own runtime writes them to the store, retrying with backoff while the store
-//! is down. Only the newest result of each (check, group) waits: an outage costs no memory
-//! beyond one result per check.
+//! Publishing off the run's path: a run hands over what it found (a lock and a push: the
+//! records the store wants are built later, on the SDK's own runtime), and a task there writes
+//! them to the store, retrying with backoff while the store is down. Only the newest result of
+//! each (check, group) waits: an outage costs no memory beyond one result per check.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
 use tokio::sync::Notify;
 
+use super::identity::Identity;
 use super::store::{BeatRecord, FleetRecord, FleetStore, StoreError};
+use crate::check::CheckRef;
+use crate::component::Status;
 
 /// How long one call to the store may take before it counts as failed.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// The first wait after a failure; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Runs handed over and not yet taken beyond which the run's side folds them into one.
+const MAX_BATCHES: usize = 64;
+
+/// One check's result of a run, as handed over: cheap to make (a check handle, a status, and
+/// the message and fields the report already holds).
+#[derive(Debug)]
+pub(crate) struct Finding {
+    pub(crate) check: CheckRef,
+    pub(crate) status: Status,
+    pub(crate) response_time: f64,
+    pub(crate) message: Option<String>,
+    pub(crate) fields: Map<String, Value>,
+    pub(crate) critical: bool,
+}
+
+/// A run's findings and when it ran.
+#[derive(Debug)]
+struct Batch {
+    at: DateTime<Utc>,
+    findings: Vec<Finding>,
+}
 
 /// The publishing side of an instance: cheap to hand results to, never waits for the store.
 #[derive(Debug)]
@@ -27,8 +53,12 @@ pub(crate) struct Publisher {
 #[derive(Debug)]
 struct Shared {
     store: Arc<dyn FleetStore>,
+    identity: Identity,
     ttl: Duration,
+    stale_after: f64,
     pending: Mutex<Pending>,
+    /// When each check was last handed over, for the background rounds.
+    handed: Mutex<HashMap<String, Instant>>,
     wake: Notify,
     progress: Notify,
     closed: AtomicBool,
@@ -37,13 +67,13 @@ struct Shared {
 
 #[derive(Debug, Default)]
 struct Pending {
-    results: HashMap<(String, String), FleetRecord>,
+    batches: Vec<Batch>,
+    /// Runs folded on the run's side when too many waited (the store is down).
+    folded: HashMap<(String, String), FleetRecord>,
     beats: HashMap<String, (BeatRecord, Duration)>,
-    /// Handed over so far, and published so far (as of a hand-over's number).
+    /// Handed over so far, and written so far (as of a hand-over's number).
     queued: u64,
     published: u64,
-    /// When each check was last handed over, for the background rounds.
-    handed: HashMap<String, Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -69,7 +99,7 @@ pub struct PublishStatus {
     pub failures: u64,
     /// Failures since the last success.
     pub consecutive_failures: u64,
-    /// Results and beats waiting to be written.
+    /// Runs and beats handed over and not written yet.
     pub pending: usize,
     /// The last error, without credentials, and when it happened.
     pub last_error: Option<(SystemTime, String)>,
@@ -79,11 +109,19 @@ pub struct PublishStatus {
 
 impl Publisher {
     /// Starts the task that writes to `store` on the SDK's own runtime.
-    pub(crate) fn start(store: Arc<dyn FleetStore>, ttl: Duration) -> Result<Self, crate::Error> {
+    pub(crate) fn start(
+        store: Arc<dyn FleetStore>,
+        identity: Identity,
+        ttl: Duration,
+        stale_after: Duration,
+    ) -> Result<Self, crate::Error> {
         let shared = Arc::new(Shared {
             store,
+            identity,
             ttl,
+            stale_after: stale_after.as_secs_f64(),
             pending: Mutex::default(),
+            handed: Mutex::default(),
             wake: Notify::new(),
             progress: Notify::new(),
             closed: AtomicBool::new(false),
@@ -93,22 +131,24 @@ impl Publisher {
         Ok(Self { shared })
     }
 
-    /// Hands over the results of a run. A lock and a few map inserts: no I/O.
-    pub(crate) fn results(&self, records: Vec<FleetRecord>) {
-        if records.is_empty() {
+    /// Hands over the findings of a run made at `at`. A lock and a push: no I/O, no copies.
+    pub(crate) fn results(&self, at: DateTime<Utc>, findings: Vec<Finding>) {
+        if findings.is_empty() {
             return;
         }
-        let now = Instant::now();
-        let mut pending = self.pending();
-        for record in records {
-            if let Some(at) = pending.handed.get_mut(&record.check) {
-                *at = now;
-            } else {
-                pending.handed.insert(record.check.clone(), now);
+        let mut pending = lock(&self.shared.pending);
+        if pending.batches.len() >= MAX_BATCHES {
+            // The writer is far behind (the store is down): keep the newest of each only.
+            let batches = std::mem::take(&mut pending.batches);
+            for batch in batches {
+                for record in self.shared.records(batch) {
+                    pending
+                        .folded
+                        .insert((record.check.clone(), record.group.clone()), record);
+                }
             }
-            let key = (record.check.clone(), record.group.clone());
-            pending.results.insert(key, record);
         }
+        pending.batches.push(Batch { at, findings });
         pending.queued += 1;
         drop(pending);
         self.shared.wake.notify_one();
@@ -116,7 +156,7 @@ impl Publisher {
 
     /// Hands over a heartbeat's beat, kept for `ttl` by the store.
     pub(crate) fn beat(&self, beat: BeatRecord, ttl: Duration) {
-        let mut pending = self.pending();
+        let mut pending = lock(&self.shared.pending);
         pending.beats.insert(beat.heartbeat.clone(), (beat, ttl));
         pending.queued += 1;
         drop(pending);
@@ -129,12 +169,11 @@ impl Publisher {
         names: impl Iterator<Item = &'a str>,
         interval: Duration,
     ) -> Vec<&'a str> {
-        let pending = self.pending();
+        let handed = lock(&self.shared.handed);
         let now = Instant::now();
         names
             .filter(|name| {
-                pending
-                    .handed
+                handed
                     .get(*name)
                     .is_none_or(|at| now.saturating_duration_since(*at) >= interval)
             })
@@ -143,15 +182,15 @@ impl Publisher {
 
     /// Waits until everything handed over before the call is written, at most `timeout`.
     pub(crate) async fn flush(&self, timeout: Duration) -> bool {
-        let target = self.pending().queued;
+        let target = lock(&self.shared.pending).queued;
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let progress = self.shared.progress.notified();
-            if self.pending().published >= target {
+            if lock(&self.shared.pending).published >= target {
                 return true;
             }
             if tokio::time::timeout_at(deadline, progress).await.is_err() {
-                return self.pending().published >= target;
+                return lock(&self.shared.pending).published >= target;
             }
         }
     }
@@ -159,8 +198,8 @@ impl Publisher {
     /// What publishing has done so far.
     pub(crate) fn status(&self) -> PublishStatus {
         let stats = &self.shared.stats;
-        let pending = self.pending();
-        let waiting = pending.results.len() + pending.beats.len();
+        let pending = lock(&self.shared.pending);
+        let waiting = pending.batches.len() + pending.folded.len() + pending.beats.len();
         drop(pending);
         let consecutive = stats.consecutive.load(Ordering::Relaxed);
         PublishStatus {
@@ -174,10 +213,6 @@ impl Publisher {
             last_success: *lock(&stats.last_success),
         }
     }
-
-    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
-        lock(&self.shared.pending)
-    }
 }
 
 impl Drop for Publisher {
@@ -188,35 +223,105 @@ impl Drop for Publisher {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Writes whatever is pending, for as long as the publisher lives; backs off while the store
-/// fails.
+impl Shared {
+    /// The store's records of a run: one per group of each check (one, under the empty group,
+    /// for a check in none).
+    fn records(&self, batch: Batch) -> Vec<FleetRecord> {
+        let identity = &self.identity;
+        let mut records = Vec::with_capacity(batch.findings.len());
+        for finding in batch.findings {
+            let record = |group: &str| FleetRecord {
+                service: identity.service().to_owned(),
+                check: finding.check.name().to_owned(),
+                group: group.to_owned(),
+                instance: identity.instance().to_owned(),
+                host: identity.host().to_owned(),
+                labels: identity.labels().clone(),
+                status: finding.status,
+                message: finding.message.clone(),
+                response_time: finding.response_time,
+                checked_at: batch.at,
+                critical: finding.critical,
+                stale_after: Some(self.stale_after),
+                fields: finding.fields.clone(),
+            };
+            let mut groups = finding.check.groups().peekable();
+            if groups.peek().is_none() {
+                records.push(record(""));
+            } else {
+                records.extend(groups.map(record));
+            }
+        }
+        records
+    }
+
+    /// Moves what was handed over into `latest` (the newest of each (check, group)) and
+    /// `beats`; the hand-over number it covers.
+    fn take(
+        &self,
+        latest: &mut HashMap<(String, String), FleetRecord>,
+        beats: &mut HashMap<String, (BeatRecord, Duration)>,
+    ) -> u64 {
+        let mut pending = lock(&self.pending);
+        let batches = std::mem::take(&mut pending.batches);
+        let folded = std::mem::take(&mut pending.folded);
+        beats.extend(pending.beats.drain());
+        let upto = pending.queued;
+        drop(pending);
+        latest.extend(folded);
+        let now = Instant::now();
+        let mut handed = Vec::new();
+        for batch in batches {
+            handed.extend(batch.findings.iter().map(|f| f.check.name().to_owned()));
+            for record in self.records(batch) {
+                latest.insert((record.check.clone(), record.group.clone()), record);
+            }
+        }
+        if !handed.is_empty() {
+            let mut times = lock(&self.handed);
+            for name in handed {
+                times.insert(name, now);
+            }
+        }
+        upto
+    }
+
+    fn mark_published(&self, upto: u64) {
+        let mut pending = lock(&self.pending);
+        pending.published = pending.published.max(upto);
+        drop(pending);
+        self.progress.notify_waiters();
+    }
+}
+
+/// Writes whatever is handed over, for as long as the publisher lives; backs off while the
+/// store fails, taking in (and folding) new runs meanwhile.
 async fn write_loop(shared: Arc<Shared>) {
+    let mut latest: HashMap<(String, String), FleetRecord> = HashMap::new();
+    let mut beats: HashMap<String, (BeatRecord, Duration)> = HashMap::new();
     let mut backoff = FIRST_BACKOFF;
     loop {
         let wake = shared.wake.notified();
         let closed = shared.closed.load(Ordering::SeqCst);
-        let (results, beats, upto) = {
-            let mut pending = lock(&shared.pending);
-            let results: Vec<FleetRecord> = pending.results.drain().map(|(_, r)| r).collect();
-            let beats: Vec<(BeatRecord, Duration)> =
-                pending.beats.drain().map(|(_, b)| b).collect();
-            (results, beats, pending.queued)
-        };
-        if results.is_empty() && beats.is_empty() {
-            lock(&shared.pending).published = upto;
-            shared.progress.notify_waiters();
+        let upto = shared.take(&mut latest, &mut beats);
+        if latest.is_empty() && beats.is_empty() {
+            shared.mark_published(upto);
             if closed {
                 return;
             }
             wake.await;
             continue;
         }
-        match write(&shared, &results, &beats).await {
+        let records: Vec<FleetRecord> = latest.values().cloned().collect();
+        let beat_list: Vec<(BeatRecord, Duration)> = beats.values().cloned().collect();
+        match write(&shared, &records, &beat_list).await {
             Ok(()) => {
+                latest.clear();
+                beats.clear();
                 backoff = FIRST_BACKOFF;
                 let stats = &shared.stats;
                 stats.published.fetch_add(1, Ordering::Relaxed);
@@ -229,16 +334,7 @@ async fn write_loop(shared: Arc<Shared>) {
                         "the fleet store is reachable again; publishing goes on"
                     );
                 }
-                let mut pending = lock(&shared.pending);
-                pending.published = pending.published.max(upto);
-                drop(pending);
-                shared.progress.notify_waiters();
-                if closed {
-                    // Anything handed over meanwhile gets one more round.
-                    if lock(&shared.pending).results.is_empty() {
-                        return;
-                    }
-                }
+                shared.mark_published(upto);
             }
             Err(error) => {
                 let stats = &shared.stats;
@@ -254,12 +350,21 @@ async fn write_loop(shared: Arc<Shared>) {
                         "could not publish health results to the fleet store; retrying with backoff"
                     );
                 }
-                put_back(&shared, results, beats);
                 shared.progress.notify_waiters();
                 if closed {
                     return;
                 }
-                tokio::time::sleep(backoff).await;
+                // Wait out the backoff, folding in what runs hand over meanwhile.
+                let until = tokio::time::Instant::now() + backoff;
+                loop {
+                    let wake = shared.wake.notified();
+                    if tokio::time::timeout_at(until, wake).await.is_err()
+                        || shared.closed.load(Ordering::SeqCst)
+                    {
+                        break;
+                    }
+                    shared.take(&mut latest, &mut beats);
+                }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
@@ -288,19 +393,4 @@ async fn write(
             .map_err(|_| timed_out("writing a beat"))??;
     }
     Ok(())
-}
-
-/// Returns what failed to the pending maps, unless something newer came meanwhile.
-fn put_back(shared: &Shared, results: Vec<FleetRecord>, beats: Vec<(BeatRecord, Duration)>) {
-    let mut pending = lock(&shared.pending);
-    for record in results {
-        let key = (record.check.clone(), record.group.clone());
-        pending.results.entry(key).or_insert(record);
-    }
-    for (beat, ttl) in beats {
-        pending
-            .beats
-            .entry(beat.heartbeat.clone())
-            .or_insert((beat, ttl));
-    }
 }
