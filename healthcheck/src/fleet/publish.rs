@@ -1,6 +1,6 @@
 //! Publishing off the run's path: a run hands over what it found (a lock and a push: the
-//! records the store wants are built later, on the SDK's own runtime), and a task there writes
-//! them to the store, retrying with backoff while the store is down. Only the newest result of
+//! records the store wants are built later, on the SDK's own runtime, and nothing is woken), and
+//! a task there, looking every 100 ms, writes them to the store, retrying with backoff while the store is down. Only the newest result of
 //! each (check, group) waits: an outage costs no memory beyond one result per check.
 
 use std::collections::HashMap;
@@ -22,6 +22,9 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// The first wait after a failure; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How often the writer looks for results handed over: the most a result waits before it is
+/// written, and what gathers the runs of a burst into one write.
+const TICK: Duration = Duration::from_millis(100);
 /// Runs handed over and not yet taken beyond which the run's side folds them into one.
 const MAX_BATCHES: usize = 64;
 
@@ -150,8 +153,6 @@ impl Publisher {
         }
         pending.batches.push(Batch { at, findings });
         pending.queued += 1;
-        drop(pending);
-        self.shared.wake.notify_one();
     }
 
     /// Hands over a heartbeat's beat, kept for `ttl` by the store.
@@ -159,8 +160,6 @@ impl Publisher {
         let mut pending = lock(&self.shared.pending);
         pending.beats.insert(beat.heartbeat.clone(), (beat, ttl));
         pending.queued += 1;
-        drop(pending);
-        self.shared.wake.notify_one();
     }
 
     /// The checks (of `names`) not handed over for `interval` or more.
@@ -183,6 +182,7 @@ impl Publisher {
     /// Waits until everything handed over before the call is written, at most `timeout`.
     pub(crate) async fn flush(&self, timeout: Duration) -> bool {
         let target = lock(&self.shared.pending).queued;
+        self.shared.wake.notify_one();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let progress = self.shared.progress.notified();
@@ -275,16 +275,25 @@ impl Shared {
         latest.extend(folded);
         let now = Instant::now();
         let mut handed = Vec::new();
-        for batch in batches {
-            handed.extend(batch.findings.iter().map(|f| f.check.name().to_owned()));
-            for record in self.records(batch) {
-                latest.insert((record.check.clone(), record.group.clone()), record);
+        // Newest first: a check's result superseded by a later run is never turned into a
+        // record.
+        let mut seen = std::collections::HashSet::new();
+        for batch in batches.into_iter().rev() {
+            let findings: Vec<Finding> = batch
+                .findings
+                .into_iter()
+                .filter(|f| seen.insert(f.check.name().to_owned()))
+                .collect();
+            if findings.is_empty() {
+                continue;
             }
-        }
-        if !handed.is_empty() {
-            let mut times = lock(&self.handed);
-            for name in handed {
-                times.insert(name, now);
+            handed.extend(findings.iter().map(|f| f.check.name().to_owned()));
+            let newest = Batch {
+                at: batch.at,
+                findings,
+            };
+            for record in self.records(newest) {
+                latest.insert((record.check.clone(), record.group.clone()), record);
             }
         }
         upto
@@ -313,15 +322,15 @@ async fn write_loop(shared: Arc<Shared>) {
             if closed {
                 return;
             }
-            wake.await;
+            // Runs do not wake the writer (a wake-up is a system call on the run's path): it
+            // looks every tick, and at once when a flush or the end asks.
+            let _ = tokio::time::timeout(TICK, wake).await;
             continue;
         }
-        let records: Vec<FleetRecord> = latest.values().cloned().collect();
-        let beat_list: Vec<(BeatRecord, Duration)> = beats.values().cloned().collect();
+        let records: Vec<FleetRecord> = latest.drain().map(|(_, r)| r).collect();
+        let beat_list: Vec<(BeatRecord, Duration)> = beats.drain().map(|(_, b)| b).collect();
         match write(&shared, &records, &beat_list).await {
             Ok(()) => {
-                latest.clear();
-                beats.clear();
                 backoff = FIRST_BACKOFF;
                 let stats = &shared.stats;
                 stats.published.fetch_add(1, Ordering::Relaxed);
@@ -337,6 +346,13 @@ async fn write_loop(shared: Arc<Shared>) {
                 shared.mark_published(upto);
             }
             Err(error) => {
+                // Kept for the next attempt, unless a newer result comes meanwhile.
+                for record in records {
+                    latest.insert((record.check.clone(), record.group.clone()), record);
+                }
+                for (beat, ttl) in beat_list {
+                    beats.insert(beat.heartbeat.clone(), (beat, ttl));
+                }
                 let stats = &shared.stats;
                 stats.failures.fetch_add(1, Ordering::Relaxed);
                 let consecutive = stats.consecutive.fetch_add(1, Ordering::Relaxed) + 1;
