@@ -296,6 +296,12 @@ impl Shared {
                 latest.insert((record.check.clone(), record.group.clone()), record);
             }
         }
+        if !handed.is_empty() {
+            let mut times = lock(&self.handed);
+            for name in handed {
+                times.insert(name, now);
+            }
+        }
         upto
     }
 
