@@ -5,6 +5,8 @@
 //! `cargo bench --bench fleet`. Servers are started on loopback like the tests do; a backend
 //! whose server is not installed is skipped with a note.
 
+#![allow(clippy::print_stdout)] // Printing is what this program is for.
+
 #[path = "../tests/support/servers/mod.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod servers;

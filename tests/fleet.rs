@@ -362,3 +362,66 @@ fn the_memory_store_named_by_the_variable_is_shared_by_the_process() {
         "{status:?}"
     );
 }
+
+#[tokio::test]
+async fn an_instance_that_nothing_runs_still_publishes_every_interval() {
+    let store: Arc<dyn FleetStore> = Arc::new(MemoryFleetStore::new());
+    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&runs);
+    let worker = HealthChecks::builder()
+        .without_registered_checks()
+        .service("consumer")
+        .instance("worker-1")
+        .metrics(healthcheck::MetricsConfig::new().enabled(false))
+        .check(Check::new("queue", move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { true }
+        }))
+        .fleet(
+            FleetConfig::new()
+                .shared_store(Arc::clone(&store))
+                .publish_every(Duration::from_millis(100)),
+        )
+        .build()
+        .expect("valid");
+    // No request, no refresh, no call to run: the SDK runs and publishes on its own.
+    tokio::time::sleep(Duration::from_millis(550)).await;
+    let view = worker
+        .fleet()
+        .read(&FleetFilter::new())
+        .await
+        .expect("readable");
+    assert!(view.healthy, "{:?}", view.failing);
+    assert_eq!(
+        view.services["consumer"]["queue"][""][0].instance,
+        "worker-1"
+    );
+    let rounds = runs.load(Ordering::SeqCst);
+    assert!(
+        (3..=7).contains(&rounds),
+        "{rounds} runs in 550 ms at one per 100 ms"
+    );
+
+    // A check that the application runs itself is not run again by the rounds.
+    let busy = runs.load(Ordering::SeqCst);
+    for _ in 0..10 {
+        worker.run().await;
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    let extra = runs.load(Ordering::SeqCst) - busy - 10;
+    assert!(
+        extra <= 2,
+        "{extra} background runs while the application ran the check"
+    );
+
+    // Dropped: the rounds end.
+    drop(worker);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let after = runs.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        after,
+        "no round after the checks were dropped"
+    );
+}

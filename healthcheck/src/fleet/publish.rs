@@ -44,6 +44,7 @@ pub(crate) struct Finding {
 #[derive(Debug)]
 struct Batch {
     at: DateTime<Utc>,
+    handed: Instant,
     findings: Vec<Finding>,
 }
 
@@ -151,7 +152,11 @@ impl Publisher {
                 }
             }
         }
-        pending.batches.push(Batch { at, findings });
+        pending.batches.push(Batch {
+            at,
+            handed: Instant::now(),
+            findings,
+        });
         pending.queued += 1;
     }
 
@@ -273,7 +278,6 @@ impl Shared {
         let upto = pending.queued;
         drop(pending);
         latest.extend(folded);
-        let now = Instant::now();
         let mut handed = Vec::new();
         // Newest first: a check's result superseded by a later run is never turned into a
         // record.
@@ -287,9 +291,14 @@ impl Shared {
             if findings.is_empty() {
                 continue;
             }
-            handed.extend(findings.iter().map(|f| f.check.name().to_owned()));
+            handed.extend(
+                findings
+                    .iter()
+                    .map(|f| (f.check.name().to_owned(), batch.handed)),
+            );
             let newest = Batch {
                 at: batch.at,
+                handed: batch.handed,
                 findings,
             };
             for record in self.records(newest) {
@@ -298,8 +307,8 @@ impl Shared {
         }
         if !handed.is_empty() {
             let mut times = lock(&self.handed);
-            for name in handed {
-                times.insert(name, now);
+            for (name, at) in handed {
+                times.insert(name, at);
             }
         }
         upto
