@@ -173,11 +173,17 @@ impl Publisher {
         names: impl Iterator<Item = &'a str>,
         interval: Duration,
     ) -> Vec<&'a str> {
-        let handed = lock(&self.shared.handed);
         let now = Instant::now();
+        let mut recent: HashMap<String, Instant> = lock(&self.shared.handed).clone();
+        // Runs handed over since the writer last looked.
+        for batch in &lock(&self.shared.pending).batches {
+            for finding in &batch.findings {
+                recent.insert(finding.check.name().to_owned(), batch.handed);
+            }
+        }
         names
             .filter(|name| {
-                handed
+                recent
                     .get(*name)
                     .is_none_or(|at| now.saturating_duration_since(*at) >= interval)
             })
