@@ -183,8 +183,14 @@ pub(crate) fn open(url: &StoreUrl) -> Result<Arc<dyn FleetStore>, String> {
     match url.scheme() {
         "memory" => Ok(Arc::new(super::MemoryFleetStore::shared())),
         "sqlite" => Err(off("sqlite")),
+        #[cfg(feature = "redis")]
+        "redis" | "rediss" => Ok(Arc::new(super::RedisStore::from_url(url)?)),
+        #[cfg(not(feature = "redis"))]
         "redis" | "rediss" => Err(off("redis")),
         "postgres" | "postgresql" => Err(off("postgres")),
+        #[cfg(feature = "etcd")]
+        "etcd" => Ok(Arc::new(super::EtcdStore::from_url(url)?)),
+        #[cfg(not(feature = "etcd"))]
         "etcd" => Err(off("etcd")),
         other => Err(format!(
             "unknown store `{other}` (expected memory:, sqlite://, redis://, postgres:// or etcd://)"
