@@ -5,6 +5,7 @@
 
 pub mod fleet_contract;
 pub mod http_client;
+pub mod proxy;
 pub mod servers;
 
 use std::net::UdpSocket;
