@@ -67,7 +67,7 @@ async fn garbage_under_its_keys_is_skipped() {
     let service = unique_service("garbage");
     let good = record(&service, "database", "db", "i-1", Status::Healthy);
     store
-        .publish(&[good.clone()], Duration::from_secs(60))
+        .publish(std::slice::from_ref(&good), Duration::from_secs(60))
         .await
         .expect("publish");
 
@@ -163,7 +163,7 @@ async fn an_instance_that_stops_publishing_is_forgotten_and_the_others_stay() {
     let mut departed_after = None;
     while started.elapsed() < ttl * 2 + Duration::from_secs(2) {
         staying
-            .publish(&[kept.clone()], ttl)
+            .publish(std::slice::from_ref(&kept), ttl)
             .await
             .expect("publish");
         tokio::time::sleep(Duration::from_millis(900)).await;
@@ -202,7 +202,7 @@ async fn a_lease_that_was_lost_is_granted_anew_on_the_next_publish() {
 
     let second = record(&service, "database", "db", "i-1", Status::Degraded);
     store
-        .publish(&[second.clone()], Duration::from_secs(60))
+        .publish(std::slice::from_ref(&second), Duration::from_secs(60))
         .await
         .expect("publish on a new lease");
     assert_eq!(
@@ -260,7 +260,7 @@ async fn a_server_that_goes_away_fails_fast_and_the_store_recovers() {
     loop {
         attempts += 1;
         match store
-            .publish(&[after.clone()], Duration::from_secs(60))
+            .publish(std::slice::from_ref(&after), Duration::from_secs(60))
             .await
         {
             Ok(()) => break,
@@ -297,7 +297,7 @@ fn the_store_outlives_the_runtime_of_its_first_caller() {
             .build()
             .expect("a runtime");
         runtime
-            .block_on(store.publish(&[first.clone()], Duration::from_secs(60)))
+            .block_on(store.publish(std::slice::from_ref(&first), Duration::from_secs(60)))
             .expect("publish");
     }
     let runtime = tokio::runtime::Builder::new_current_thread()

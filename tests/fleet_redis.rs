@@ -37,7 +37,7 @@ async fn garbage_under_its_keys_is_skipped() {
     let service = unique_service("garbage");
     let good = record(&service, "database", "db", "i-1", Status::Healthy);
     store
-        .publish(&[good.clone()], Duration::from_secs(60))
+        .publish(std::slice::from_ref(&good), Duration::from_secs(60))
         .await
         .expect("publish");
 
@@ -106,7 +106,7 @@ async fn a_server_that_goes_away_fails_fast_and_the_store_recovers() {
     server.restart();
     let after = record(&service, "database", "db", "i-1", Status::Degraded);
     store
-        .publish(&[after.clone()], Duration::from_secs(60))
+        .publish(std::slice::from_ref(&after), Duration::from_secs(60))
         .await
         .expect("the first publish after the restart");
     assert_eq!(store.read(Some(&service)).await.expect("read"), vec![after]);
@@ -174,7 +174,7 @@ fn the_store_outlives_the_runtime_of_its_first_caller() {
             .build()
             .expect("a runtime");
         runtime
-            .block_on(store.publish(&[first.clone()], Duration::from_secs(60)))
+            .block_on(store.publish(std::slice::from_ref(&first), Duration::from_secs(60)))
             .expect("publish");
     }
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -116,7 +116,7 @@ impl EtcdStore {
 
     /// A store at `url`, whose scheme is `etcd`. Does not connect.
     pub(crate) fn from_url(url: &StoreUrl) -> Result<Self, String> {
-        let (endpoints, user) = endpoints(url)?;
+        let (endpoints, user) = parse_endpoints(url)?;
         Ok(Self {
             url: url.clone(),
             prefix: DEFAULT_PREFIX.to_owned(),
@@ -218,7 +218,7 @@ impl EtcdStore {
 
 /// The endpoints (`http://host:port`) and the credentials of an `etcd://` URL.
 #[allow(clippy::type_complexity)]
-fn endpoints(url: &StoreUrl) -> Result<(Vec<String>, Option<(String, String)>), String> {
+fn parse_endpoints(url: &StoreUrl) -> Result<(Vec<String>, Option<(String, String)>), String> {
     let rest = url
         .expose()
         .split_once("://")
@@ -557,7 +557,7 @@ mod tests {
     #[test]
     fn endpoints_and_credentials_come_from_the_url() {
         let url = StoreUrl::parse("etcd://root:p%40ss@h1:2379,h2,[::1]:2380/x").unwrap();
-        let (endpoints, user) = endpoints(&url).unwrap();
+        let (endpoints, user) = parse_endpoints(&url).unwrap();
         assert_eq!(
             endpoints,
             ["http://h1:2379", "http://h2:2379", "http://[::1]:2380"]
@@ -565,7 +565,7 @@ mod tests {
         assert_eq!(user, Some(("root".to_owned(), "p@ss".to_owned())));
         let url = StoreUrl::parse("etcd://h1").unwrap();
         assert_eq!(
-            endpoints(&url).unwrap(),
+            parse_endpoints(&url).unwrap(),
             (vec!["http://h1:2379".to_owned()], None)
         );
         assert!(EtcdStore::new("etcd://").is_err());

@@ -35,6 +35,10 @@ pub use memory::MemoryFleetStore;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisStore;
 pub use url::StoreUrl;
+#[allow(
+    unused_imports,
+    reason = "for the fleet view, which opens the store it is given"
+)]
 pub(crate) use url::open;
 
 /// `HEALTHCHECK_STORE`: the shared store to publish to and read from, as a URL:

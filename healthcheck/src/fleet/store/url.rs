@@ -173,6 +173,10 @@ impl fmt::Display for StoreUrl {
 
 /// Opens the store at `url` with the backend its scheme names. Connects lazily: a store that is
 /// down is not an error here.
+#[allow(
+    dead_code,
+    reason = "for the fleet view, which opens the store it is given"
+)]
 pub(crate) fn open(url: &StoreUrl) -> Result<Arc<dyn FleetStore>, String> {
     let off = |feature: &str| {
         format!(
@@ -201,6 +205,37 @@ pub(crate) fn open(url: &StoreUrl) -> Result<Arc<dyn FleetStore>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stores_open_by_scheme_without_connecting() {
+        let open = |raw: &str| open(&StoreUrl::parse(raw).unwrap());
+        assert_eq!(open("memory:").unwrap().describe(), "memory:");
+        for (raw, masked, feature_on) in [
+            (
+                "redis://:pw@127.0.0.1:1/0",
+                "redis://:***@127.0.0.1:1/0",
+                cfg!(feature = "redis"),
+            ),
+            (
+                "etcd://root:pw@127.0.0.1:1",
+                "etcd://root:***@127.0.0.1:1",
+                cfg!(feature = "etcd"),
+            ),
+        ] {
+            match open(raw) {
+                Ok(store) => {
+                    assert!(feature_on, "{raw}");
+                    assert_eq!(store.describe(), masked);
+                    assert!(!format!("{store:?}").contains(":pw@"));
+                }
+                Err(message) => {
+                    assert!(!feature_on, "{raw}: {message}");
+                    assert!(message.contains("feature"), "{message}");
+                }
+            }
+        }
+        assert!(open("mongodb://db").is_err());
+    }
 
     #[test]
     fn credentials_never_show() {
