@@ -791,6 +791,10 @@ pub(crate) fn own_runtime() -> Result<&'static Runtime, Error> {
         .enable_all()
         .build()
         .map_err(Error::Runtime)?;
-    // Losing a race to another thread drops our runtime, outside any async context: fine.
-    Ok(RUNTIME.get_or_init(|| runtime))
+    // A thread that loses the race shuts its runtime down without waiting: the fleet stores
+    // call this from inside other runtimes, where dropping a runtime panics.
+    if let Err(lost) = RUNTIME.set(runtime) {
+        lost.shutdown_background();
+    }
+    Ok(RUNTIME.get_or_init(|| unreachable!("set by this thread or another")))
 }
