@@ -20,6 +20,12 @@ pub(crate) use identity::IdentitySettings;
 pub use identity::{HOST_ENV, INSTANCE_ENV, Identity};
 pub use publish::PublishStatus;
 pub(crate) use publish::{Finding, Publisher};
+#[cfg(feature = "etcd")]
+#[cfg_attr(docsrs, doc(cfg(feature = "etcd")))]
+pub use store::EtcdStore;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use store::RedisStore;
 pub use store::{
     BeatRecord, FleetRecord, FleetStore, MemoryFleetStore, STORE_ENV, StoreError, StoreUrl,
 };

@@ -7,7 +7,13 @@
 //! process reads everybody's. Records expire: a store forgets an instance that stopped
 //! publishing once the time to live it was given has passed.
 
+#[cfg(feature = "etcd")]
+mod etcd;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(any(feature = "redis", feature = "etcd"))]
+mod task;
 mod url;
 
 use std::collections::BTreeMap;
@@ -21,7 +27,13 @@ use serde_json::{Map, Value};
 use crate::component::Status;
 pub use crate::http::StoreFuture;
 
+#[cfg(feature = "etcd")]
+#[cfg_attr(docsrs, doc(cfg(feature = "etcd")))]
+pub use etcd::EtcdStore;
 pub use memory::MemoryFleetStore;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::RedisStore;
 pub use url::StoreUrl;
 pub(crate) use url::open;
 

@@ -183,8 +183,14 @@ pub(crate) fn open(url: &StoreUrl) -> Result<Arc<dyn FleetStore>, String> {
     match url.scheme() {
         "memory" => Ok(Arc::new(super::MemoryFleetStore::shared())),
         "sqlite" => Err(off("sqlite")),
+        #[cfg(feature = "redis")]
+        "redis" | "rediss" => Ok(Arc::new(super::RedisStore::from_url(url)?)),
+        #[cfg(not(feature = "redis"))]
         "redis" | "rediss" => Err(off("redis")),
         "postgres" | "postgresql" => Err(off("postgres")),
+        #[cfg(feature = "etcd")]
+        "etcd" => Ok(Arc::new(super::EtcdStore::from_url(url)?)),
+        #[cfg(not(feature = "etcd"))]
         "etcd" => Err(off("etcd")),
         other => Err(format!(
             "unknown store `{other}` (expected memory:, sqlite://, redis://, postgres:// or etcd://)"
@@ -195,6 +201,37 @@ pub(crate) fn open(url: &StoreUrl) -> Result<Arc<dyn FleetStore>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stores_open_by_scheme_without_connecting() {
+        let open = |raw: &str| open(&StoreUrl::parse(raw).unwrap());
+        assert_eq!(open("memory:").unwrap().describe(), "memory:");
+        for (raw, masked, feature_on) in [
+            (
+                "redis://:pw@127.0.0.1:1/0",
+                "redis://:***@127.0.0.1:1/0",
+                cfg!(feature = "redis"),
+            ),
+            (
+                "etcd://root:pw@127.0.0.1:1",
+                "etcd://root:***@127.0.0.1:1",
+                cfg!(feature = "etcd"),
+            ),
+        ] {
+            match open(raw) {
+                Ok(store) => {
+                    assert!(feature_on, "{raw}");
+                    assert_eq!(store.describe(), masked);
+                    assert!(!format!("{store:?}").contains(":pw@"));
+                }
+                Err(message) => {
+                    assert!(!feature_on, "{raw}: {message}");
+                    assert!(message.contains("feature"), "{message}");
+                }
+            }
+        }
+        assert!(open("mongodb://db").is_err());
+    }
 
     #[test]
     fn credentials_never_show() {
