@@ -13,6 +13,12 @@ pub(crate) use heartbeat::BeatCell;
 pub use heartbeat::{Beat, Heartbeat};
 pub(crate) use identity::IdentitySettings;
 pub use identity::{HOST_ENV, INSTANCE_ENV, Identity};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use store::PostgresStore;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use store::SqliteStore;
 pub use store::{
     BeatRecord, FleetRecord, FleetStore, MemoryFleetStore, STORE_ENV, StoreError, StoreUrl,
 };

@@ -8,6 +8,12 @@
 //! publishing once the time to live it was given has passed.
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod url;
 
 use std::collections::BTreeMap;
@@ -22,7 +28,17 @@ use crate::component::Status;
 pub use crate::http::StoreFuture;
 
 pub use memory::MemoryFleetStore;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::PostgresStore;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use sqlite::SqliteStore;
 pub use url::StoreUrl;
+#[allow(
+    unused_imports,
+    reason = "the configuration that reads HEALTHCHECK_STORE calls it; it is not on this branch yet"
+)]
 pub(crate) use url::open;
 
 /// `HEALTHCHECK_STORE`: the shared store to publish to and read from, as a URL:
