@@ -2,6 +2,8 @@
 //! temporary directories and stopped when dropped. `.ci/install-servers` installs their Debian
 //! packages; a missing binary fails the test with a message that says so.
 
+pub mod postgres;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -7,15 +7,16 @@
 //! reconnected to on the next call). bb8-postgres would do, but needs more glue for the same.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::str::FromStr as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Client, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use futures_util::future::BoxFuture;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use super::sql::{self, fields_from_column, labels_from_column, status_from_column};
@@ -228,42 +229,61 @@ impl PostgresStore {
         })
     }
 
-    /// Runs `work` with a pooled connection, the tables created, on the SDK's own runtime.
-    fn call<T, F, Fut>(&self, work: F) -> StoreFuture<'_, Result<T, StoreError>>
+    /// Runs `work` with a pooled connection, the tables created, on the SDK's own runtime. A
+    /// table found missing (dropped, or lost with a server) is created again and `work` run once
+    /// more.
+    fn call<T, F>(&self, work: F) -> StoreFuture<'_, Result<T, StoreError>>
     where
         T: Send + 'static,
-        F: FnOnce(deadpool_postgres::Object, Arc<Shared>) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<T, tokio_postgres::Error>> + Send + 'static,
+        F: for<'c> Fn(&'c Client) -> BoxFuture<'c, Result<T, tokio_postgres::Error>>
+            + Send
+            + 'static,
     {
         let shared = Arc::clone(&self.shared);
         Box::pin(async move {
             let url = shared.url.clone();
             sql::on_own_runtime(&url, CALL_TIMEOUT, async move {
-                let client = shared
-                    .pool
-                    .get()
-                    .await
-                    .map_err(|e| StoreError::new(&shared.url, e))?;
-                if !shared.schema_ready.load(Ordering::Acquire) {
-                    let schema = SCHEMA.replace("%LOCK%", &SCHEMA_LOCK.to_string());
-                    client
-                        .batch_execute(&schema)
-                        .await
-                        .map_err(|e| StoreError::new(&shared.url, e))?;
-                    shared.schema_ready.store(true, Ordering::Release);
-                }
-                let url = shared.url.clone();
-                let checked = Arc::clone(&shared);
-                work(client, shared).await.map_err(|e| {
-                    if e.code() == Some(&SqlState::UNDEFINED_TABLE) {
-                        checked.schema_ready.store(false, Ordering::Release);
+                let failed =
+                    |e: &dyn std::error::Error| StoreError::new(&shared.url, with_causes(e));
+                let client = shared.pool.get().await.map_err(|e| failed(&e))?;
+                let mut retried = false;
+                loop {
+                    if !shared.schema_ready.load(Ordering::Acquire) {
+                        let schema = SCHEMA.replace("%LOCK%", &SCHEMA_LOCK.to_string());
+                        client
+                            .batch_execute(&schema)
+                            .await
+                            .map_err(|e| failed(&e))?;
+                        shared.schema_ready.store(true, Ordering::Release);
                     }
-                    StoreError::new(&url, e)
-                })
+                    match work(&client).await {
+                        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) && !retried => {
+                            shared.schema_ready.store(false, Ordering::Release);
+                            retried = true;
+                        }
+                        result => return result.map_err(|e| failed(&e)),
+                    }
+                }
             })
             .await
         })
     }
+}
+
+/// `error` with its causes, which the Display of tokio-postgres's errors leaves out (it says
+/// "db error" for a refused password).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let said = inner.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 fn epoch_seconds() -> u64 {
@@ -286,11 +306,17 @@ impl Shared {
         {
             return;
         }
+        let Ok(runtime) = crate::health::own_runtime() else {
+            return;
+        };
         let shared = Arc::clone(self);
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             let pruned = tokio::time::timeout(CALL_TIMEOUT, async {
-                let client = shared.pool.get().await.map_err(|e| e.to_string())?;
-                client.batch_execute(PRUNE).await.map_err(|e| e.to_string())
+                let client = shared.pool.get().await.map_err(|e| with_causes(&e))?;
+                client
+                    .batch_execute(PRUNE)
+                    .await
+                    .map_err(|e| with_causes(&e))
             })
             .await;
             let error = match pruned {
@@ -427,13 +453,14 @@ impl FleetStore for PostgresStore {
         if records.is_empty() {
             return Box::pin(std::future::ready(Ok(())));
         }
-        let c = Columns::of(records);
-        self.call(move |client, shared| async move {
-            let upsert = client.prepare_cached(UPSERT_RESULTS).await?;
-            client
-                .execute(
-                    &upsert,
-                    &[
+        let columns = Arc::new(Columns::of(records));
+        let ttl = ttl.as_secs_f64();
+        Box::pin(async move {
+            self.call(move |client| {
+                let c = Arc::clone(&columns);
+                Box::pin(async move {
+                    let upsert = client.prepare_cached(UPSERT_RESULTS).await?;
+                    let params: [&(dyn ToSql + Sync); 14] = [
                         &c.service,
                         &c.check,
                         &c.group,
@@ -447,12 +474,13 @@ impl FleetStore for PostgresStore {
                         &c.critical,
                         &c.stale_after,
                         &c.fields,
-                        &ttl.as_secs_f64(),
-                    ],
-                )
-                .await?;
-            drop(client);
-            shared.prune_now_and_then();
+                        &ttl,
+                    ];
+                    client.execute(&upsert, &params).await.map(drop)
+                })
+            })
+            .await?;
+            self.shared.prune_now_and_then();
             Ok(())
         })
     }
@@ -462,10 +490,14 @@ impl FleetStore for PostgresStore {
         service: Option<&'a str>,
     ) -> StoreFuture<'a, Result<Vec<FleetRecord>, StoreError>> {
         let service = service.map(str::to_owned);
-        self.call(move |client, shared| async move {
-            let select = client.prepare_cached(SELECT_RESULTS).await?;
-            let rows = client.query(&select, &[&service]).await?;
-            Ok(decode_all(&shared.url, &rows, 4, result_from_row))
+        let url = self.shared.url.clone();
+        self.call(move |client| {
+            let (service, url) = (service.clone(), url.clone());
+            Box::pin(async move {
+                let select = client.prepare_cached(SELECT_RESULTS).await?;
+                let rows = client.query(&select, &[&service]).await?;
+                Ok(decode_all(&url, &rows, 4, result_from_row))
+            })
         })
     }
 
@@ -474,26 +506,26 @@ impl FleetStore for PostgresStore {
         beat: &'a BeatRecord,
         ttl: Duration,
     ) -> StoreFuture<'a, Result<(), StoreError>> {
-        let beat = beat.clone();
-        self.call(move |client, _| async move {
-            let upsert = client.prepare_cached(UPSERT_BEAT).await?;
-            client
-                .execute(
-                    &upsert,
-                    &[
-                        &beat.service,
-                        &beat.heartbeat,
-                        &beat.instance,
-                        &beat.host,
-                        &beat.at,
-                        &beat.ok,
-                        &beat.message,
-                        &sql::fields_column(&beat.fields),
-                        &ttl.as_secs_f64(),
-                    ],
-                )
-                .await?;
-            Ok(())
+        let beat = Arc::new(beat.clone());
+        let fields = sql::fields_column(&beat.fields);
+        let ttl = ttl.as_secs_f64();
+        self.call(move |client| {
+            let (beat, fields) = (Arc::clone(&beat), fields.clone());
+            Box::pin(async move {
+                let upsert = client.prepare_cached(UPSERT_BEAT).await?;
+                let params: [&(dyn ToSql + Sync); 9] = [
+                    &beat.service,
+                    &beat.heartbeat,
+                    &beat.instance,
+                    &beat.host,
+                    &beat.at,
+                    &beat.ok,
+                    &beat.message,
+                    &fields,
+                    &ttl,
+                ];
+                client.execute(&upsert, &params).await.map(drop)
+            })
         })
     }
 
@@ -502,10 +534,14 @@ impl FleetStore for PostgresStore {
         service: &'a str,
     ) -> StoreFuture<'a, Result<Vec<BeatRecord>, StoreError>> {
         let service = service.to_owned();
-        self.call(move |client, shared| async move {
-            let select = client.prepare_cached(SELECT_BEATS).await?;
-            let rows = client.query(&select, &[&service]).await?;
-            Ok(decode_all(&shared.url, &rows, 2, beat_from_row))
+        let url = self.shared.url.clone();
+        self.call(move |client| {
+            let (service, url) = (service.clone(), url.clone());
+            Box::pin(async move {
+                let select = client.prepare_cached(SELECT_BEATS).await?;
+                let rows = client.query(&select, &[&service]).await?;
+                Ok(decode_all(&url, &rows, 2, beat_from_row))
+            })
         })
     }
 
