@@ -192,7 +192,7 @@ pub async fn forgets_what_expired(store: &dyn FleetStore) {
     let kept = record(&service, "database", "db", "alive", Status::Healthy);
     let gone = record(&service, "database", "db", "departed", Status::Healthy);
     store
-        .publish(&[kept.clone()], Duration::from_secs(60))
+        .publish(std::slice::from_ref(&kept), Duration::from_secs(60))
         .await
         .expect("publish");
     store

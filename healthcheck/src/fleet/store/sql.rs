@@ -2,8 +2,6 @@
 //! decoded, and how their work runs on the SDK's own runtime rather than the caller's.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::time::Duration;
 
 use serde_json::{Map, Value};
 
@@ -55,7 +53,7 @@ pub(super) fn row_key(parts: &[Option<String>]) -> String {
 /// to a caller's runtime that may be dropped. Gives up after `timeout`.
 pub(super) async fn on_own_runtime<T, F>(
     url: &StoreUrl,
-    timeout: Duration,
+    timeout: std::time::Duration,
     work: F,
 ) -> Result<T, StoreError>
 where

@@ -263,12 +263,13 @@ fn key_of(row: &Row<'_>, n: usize) -> String {
     sql::row_key(&parts)
 }
 
-/// Decodes every row of `rows`, skipping (and counting) those that cannot be.
+/// Decodes every row of `rows`, warning once about those that cannot be.
 fn decode_all<T>(
+    url: &StoreUrl,
     mut rows: rusqlite::Rows<'_>,
     key_columns: usize,
     decode: impl Fn(&Row<'_>) -> Result<T, String>,
-) -> rusqlite::Result<(Vec<T>, usize, Option<(String, String)>)> {
+) -> rusqlite::Result<Vec<T>> {
     let mut found = Vec::new();
     let mut skipped = 0;
     let mut example = None;
@@ -281,7 +282,8 @@ fn decode_all<T>(
             }
         }
     }
-    Ok((found, skipped, example))
+    warn_skipped(url, skipped, example);
+    Ok(found)
 }
 
 impl FleetStore for SqliteStore {
@@ -342,17 +344,12 @@ impl FleetStore for SqliteStore {
         service: Option<&'a str>,
     ) -> StoreFuture<'a, Result<Vec<FleetRecord>, StoreError>> {
         let service = service.map(str::to_owned);
-        Box::pin(async move {
-            let (found, skipped, example) = self
-                .with_connection(move |connection| {
-                    let mut select = connection.prepare_cached(SELECT_RESULTS)?;
-                    let rows = select.query(params![now_ms(), service])?;
-                    decode_all(rows, 4, result_from_row)
-                })
-                .await?;
-            warn_skipped(&self.url, skipped, example);
-            Ok(found)
-        })
+        let url = self.url.clone();
+        Box::pin(self.with_connection(move |connection| {
+            let mut select = connection.prepare_cached(SELECT_RESULTS)?;
+            let rows = select.query(params![now_ms(), service])?;
+            decode_all(&url, rows, 4, result_from_row)
+        }))
     }
 
     fn beat<'a>(
@@ -398,17 +395,12 @@ impl FleetStore for SqliteStore {
         service: &'a str,
     ) -> StoreFuture<'a, Result<Vec<BeatRecord>, StoreError>> {
         let service = service.to_owned();
-        Box::pin(async move {
-            let (found, skipped, example) = self
-                .with_connection(move |connection| {
-                    let mut select = connection.prepare_cached(SELECT_BEATS)?;
-                    let rows = select.query(params![service, now_ms()])?;
-                    decode_all(rows, 2, beat_from_row)
-                })
-                .await?;
-            warn_skipped(&self.url, skipped, example);
-            Ok(found)
-        })
+        let url = self.url.clone();
+        Box::pin(self.with_connection(move |connection| {
+            let mut select = connection.prepare_cached(SELECT_BEATS)?;
+            let rows = select.query(params![service, now_ms()])?;
+            decode_all(&url, rows, 2, beat_from_row)
+        }))
     }
 
     fn describe(&self) -> String {

@@ -259,6 +259,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn open_builds_the_store_its_scheme_names() {
+        let open = |raw: &str| open(&StoreUrl::parse(raw).unwrap()).map(|s| s.describe());
+        assert_eq!(open("memory:"), Ok("memory:".to_owned()));
+        #[cfg(feature = "sqlite")]
+        assert_eq!(
+            open("sqlite:///tmp/health.db"),
+            Ok("sqlite:///tmp/health.db".to_owned())
+        );
+        #[cfg(not(feature = "sqlite"))]
+        assert!(open("sqlite:///tmp/health.db").is_err_and(|e| e.contains("`sqlite` feature")));
+        #[cfg(feature = "postgres")]
+        assert_eq!(
+            open("postgresql://app:hunter2@db/health"),
+            Ok("postgresql://app:***@db/health".to_owned())
+        );
+        #[cfg(not(feature = "postgres"))]
+        assert!(open("postgres://db/health").is_err_and(|e| e.contains("`postgres` feature")));
+        assert!(open("mongodb://db").is_err());
+    }
+
+    #[test]
     fn credentials_never_show() {
         let cases = [
             (
