@@ -32,12 +32,11 @@ const STATEMENT_TIMEOUT_MS: u32 = 5_000;
 const POOL_SIZE: usize = 4;
 /// How often, at most, a publish also deletes the rows that expired.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
-/// The advisory lock that serialises the creation of the tables between processes:
-/// `CREATE TABLE IF NOT EXISTS` alone can fail when two run at once.
-const SCHEMA_LOCK: i64 = 0x6865_616c_7468_6368; // "healthch"
-
+/// The tables, created when absent. The advisory lock (its key is "healthch" in ASCII)
+/// serialises their creation between processes, as `CREATE TABLE IF NOT EXISTS` alone can fail
+/// when two run at once; it is held until the end of the batch's implicit transaction.
 const SCHEMA: &str = "
-SELECT pg_advisory_xact_lock(%LOCK%);
+SELECT pg_advisory_xact_lock(7522525871029642088);
 CREATE TABLE IF NOT EXISTS healthcheck_results (
     service text NOT NULL,
     check_name text NOT NULL,
@@ -249,11 +248,7 @@ impl PostgresStore {
                 let mut retried = false;
                 loop {
                     if !shared.schema_ready.load(Ordering::Acquire) {
-                        let schema = SCHEMA.replace("%LOCK%", &SCHEMA_LOCK.to_string());
-                        client
-                            .batch_execute(&schema)
-                            .await
-                            .map_err(|e| failed(&e))?;
+                        client.batch_execute(SCHEMA).await.map_err(|e| failed(&e))?;
                         shared.schema_ready.store(true, Ordering::Release);
                     }
                     match work(&client).await {

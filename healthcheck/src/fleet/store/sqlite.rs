@@ -99,6 +99,10 @@ FROM healthcheck_beats WHERE service = ?1 AND expires_at > ?2";
 /// store.publish(&[], Duration::from_secs(60)).await?;
 /// let everybody = store.read(None).await?;
 /// # let _ = everybody;
+/// # drop(store);
+/// # for end in ["", "-wal", "-shm"] {
+/// #     let _ = std::fs::remove_file(format!("{}{end}", path.display()));
+/// # }
 /// # Ok(())
 /// # }
 /// # tokio::runtime::Runtime::new().unwrap().block_on(example()).unwrap();
