@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::{SubsecRound, Utc};
@@ -782,6 +782,13 @@ impl Scope {
 /// use and kept for the life of the process (so that a hung check stays accounted for).
 pub(crate) fn own_runtime() -> Result<&'static Runtime, Error> {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    static STARTING: Mutex<()> = Mutex::new(());
+    if let Some(runtime) = RUNTIME.get() {
+        return Ok(runtime);
+    }
+    // One thread builds it: a runtime built by a loser of the race would be dropped, which
+    // panics inside an async context.
+    let _starting = STARTING.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(runtime) = RUNTIME.get() {
         return Ok(runtime);
     }
@@ -791,6 +798,5 @@ pub(crate) fn own_runtime() -> Result<&'static Runtime, Error> {
         .enable_all()
         .build()
         .map_err(Error::Runtime)?;
-    // Losing a race to another thread drops our runtime, outside any async context: fine.
     Ok(RUNTIME.get_or_init(|| runtime))
 }
