@@ -10,8 +10,14 @@
 #[cfg(feature = "etcd")]
 mod etcd;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 #[cfg(any(feature = "redis", feature = "etcd"))]
 mod task;
 mod url;
@@ -31,9 +37,15 @@ pub use crate::http::StoreFuture;
 #[cfg_attr(docsrs, doc(cfg(feature = "etcd")))]
 pub use etcd::EtcdStore;
 pub use memory::MemoryFleetStore;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::PostgresStore;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisStore;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use sqlite::SqliteStore;
 pub use url::StoreUrl;
 pub(crate) use url::open;
 

@@ -102,6 +102,58 @@ impl StoreUrl {
         })
     }
 
+    /// A PostgreSQL connection string in the `key=value` form (`host=db user=app
+    /// password=hunter2`), kept whole for the client and shown with its secret values (those of
+    /// `password` and the like) masked, under the scheme `postgres`.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn conninfo(raw: &str) -> Self {
+        let raw = raw.trim();
+        let mut secrets = Vec::new();
+        let mut masked = String::new();
+        let mut rest = raw;
+        while let Some((key, after)) = rest.split_once('=') {
+            let key = key.trim();
+            let after = after.trim_start();
+            // A value runs to the next blank, or is quoted with '...' (and \' and \\ inside).
+            let end = if let Some(quoted) = after.strip_prefix('\'') {
+                let mut escaped = false;
+                let close = quoted.char_indices().find(|&(_, c)| {
+                    let closes = c == '\'' && !escaped;
+                    escaped = c == '\\' && !escaped;
+                    closes
+                });
+                close.map_or(after.len(), |(i, _)| i + 2)
+            } else {
+                after.find(char::is_whitespace).unwrap_or(after.len())
+            };
+            let (value, next) = after.split_at(end);
+            if !masked.is_empty() {
+                masked.push(' ');
+            }
+            masked.push_str(key);
+            masked.push('=');
+            if looks_secret(key) {
+                let bare = value.strip_prefix('\'').unwrap_or(value);
+                let bare = bare.strip_suffix('\'').unwrap_or(bare);
+                push_secret(&mut secrets, bare);
+                push_secret(
+                    &mut secrets,
+                    &bare.replace("\\'", "'").replace("\\\\", "\\"),
+                );
+                masked.push_str("***");
+            } else {
+                masked.push_str(value);
+            }
+            rest = next.trim_start();
+        }
+        Self {
+            raw: raw.to_owned(),
+            scheme: "postgres".to_owned(),
+            masked,
+            secrets,
+        }
+    }
+
     /// The scheme, lowercase: `redis`, `postgres`, ...
     #[must_use]
     pub fn scheme(&self) -> &str {
@@ -182,11 +234,17 @@ pub(crate) fn open(url: &StoreUrl) -> Result<Arc<dyn FleetStore>, String> {
     let _ = &off;
     match url.scheme() {
         "memory" => Ok(Arc::new(super::MemoryFleetStore::shared())),
+        #[cfg(feature = "sqlite")]
+        "sqlite" => Ok(Arc::new(super::SqliteStore::from_url(url)?)),
+        #[cfg(not(feature = "sqlite"))]
         "sqlite" => Err(off("sqlite")),
         #[cfg(feature = "redis")]
         "redis" | "rediss" => Ok(Arc::new(super::RedisStore::from_url(url)?)),
         #[cfg(not(feature = "redis"))]
         "redis" | "rediss" => Err(off("redis")),
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => Ok(Arc::new(super::PostgresStore::from_url(url)?)),
+        #[cfg(not(feature = "postgres"))]
         "postgres" | "postgresql" => Err(off("postgres")),
         #[cfg(feature = "etcd")]
         "etcd" => Ok(Arc::new(super::EtcdStore::from_url(url)?)),
@@ -230,6 +288,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn open_builds_the_store_its_scheme_names() {
+        let open = |raw: &str| open(&StoreUrl::parse(raw).unwrap()).map(|s| s.describe());
+        assert_eq!(open("memory:"), Ok("memory:".to_owned()));
+        #[cfg(feature = "sqlite")]
+        assert_eq!(
+            open("sqlite:///tmp/health.db"),
+            Ok("sqlite:///tmp/health.db".to_owned())
+        );
+        #[cfg(not(feature = "sqlite"))]
+        assert!(open("sqlite:///tmp/health.db").is_err_and(|e| e.contains("`sqlite` feature")));
+        #[cfg(feature = "postgres")]
+        assert_eq!(
+            open("postgresql://app:hunter2@db/health"),
+            Ok("postgresql://app:***@db/health".to_owned())
+        );
+        #[cfg(not(feature = "postgres"))]
+        assert!(open("postgres://db/health").is_err_and(|e| e.contains("`postgres` feature")));
         assert!(open("mongodb://db").is_err());
     }
 
@@ -275,6 +353,25 @@ mod tests {
             }
         }
         assert!(StoreUrl::parse("localhost:6379").is_ok_and(|u| u.scheme() == "localhost"));
+        #[cfg(feature = "postgres")]
+        {
+            let url = StoreUrl::conninfo(
+                "host=db user=app password='pa ss\\'word' sslpassword=xyz dbname=health",
+            );
+            assert_eq!(
+                url.masked(),
+                "host=db user=app password=*** sslpassword=*** dbname=health"
+            );
+            let shown = url.mask("bad password pa ss\\'word, or xyz");
+            assert!(
+                !shown.contains("pa ss") && !shown.contains("xyz"),
+                "{shown}"
+            );
+            assert_eq!(
+                StoreUrl::conninfo(" host = db password=hunter2").masked(),
+                "host=db password=***"
+            );
+        }
         assert!(StoreUrl::parse("no scheme").is_err());
         assert!(StoreUrl::parse("://x").is_err());
     }
