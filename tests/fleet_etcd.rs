@@ -309,3 +309,10 @@ fn the_store_outlives_the_runtime_of_its_first_caller() {
         .expect("read after the first runtime is gone");
     assert_eq!(read, vec![first]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_rides_out_an_etcd_outage() {
+    let mut server = etcd::start();
+    let url = store_url(&server, None);
+    support::fleet_e2e::survives_an_outage(&url, None, &mut server).await;
+}

@@ -277,3 +277,10 @@ fn the_store_outlives_the_runtime_that_first_used_it() {
         assert_eq!(store.read(Some(&service)).await.expect("read").len(), 2);
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_rides_out_a_postgres_outage() {
+    let mut server = Postgres::start();
+    let url = server.url();
+    support::fleet_e2e::survives_an_outage(&url, Some(PASSWORD), &mut server).await;
+}

@@ -10,6 +10,33 @@ use healthcheck::{Check, HealthChecks, MetricsConfig};
 
 use super::http_client::get;
 use super::servers::Server;
+use super::servers::postgres::Postgres;
+
+/// A store's server that a test can crash and start again.
+pub trait Outage {
+    /// Stops the server at once, as a crash would.
+    fn kill(&mut self);
+    /// Starts it again on the same address and data.
+    fn restart(&mut self);
+}
+
+impl Outage for Server {
+    fn kill(&mut self) {
+        Server::kill(self);
+    }
+    fn restart(&mut self) {
+        Server::restart(self);
+    }
+}
+
+impl Outage for Postgres {
+    fn kill(&mut self) {
+        Postgres::kill(self);
+    }
+    fn restart(&mut self) {
+        Postgres::restart(self);
+    }
+}
 
 /// An instance of `service` publishing to the store at `url` every 200 ms.
 pub fn instance(url: &str, service: &str, host: &str) -> HealthChecks {
@@ -33,7 +60,7 @@ pub fn instance(url: &str, service: &str, host: &str) -> HealthChecks {
 /// The store is killed mid-run: runs go on unchanged, `/fleet` answers 503 saying the store is
 /// unreachable, the outage is counted, and publishing resumes by itself once the store is back.
 /// `secret` (the password in `url`, if any) never shows. Needs a multi-threaded runtime.
-pub async fn survives_an_outage(url: &str, secret: Option<&str>, server: &mut Server) {
+pub async fn survives_an_outage(url: &str, secret: Option<&str>, server: &mut impl Outage) {
     let service = super::fleet_contract::unique_service("outage");
     let health = instance(url, &service, "web-1");
     let handler = HttpOptions::new()
