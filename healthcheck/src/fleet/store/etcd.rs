@@ -109,9 +109,12 @@ impl EtcdStore {
     /// Does not connect.
     ///
     /// # Errors
-    /// A message (without the password) when `url` is not an etcd URL.
-    pub fn new(url: &str) -> Result<Self, String> {
-        Self::from_url(&StoreUrl::parse(url)?)
+    /// [`StoreError`] (with the password masked) when `url` is not an etcd URL.
+    pub fn new(url: &str) -> Result<Self, StoreError> {
+        let parsed = StoreUrl::parse(url)
+            .map_err(|reason| StoreError::described("(not a URL)".to_owned(), reason))?;
+        Self::from_url(&parsed)
+            .map_err(|reason| StoreError::described(parsed.masked().to_owned(), reason))
     }
 
     /// A store at `url`, whose scheme is `etcd`. Does not connect.
@@ -586,6 +589,6 @@ mod tests {
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("etcd://root:***@h1:2379"), "{shown}");
         let error = EtcdStore::new("etcd://root:s3cret@").unwrap_err();
-        assert!(!error.contains("s3cret"), "{error}");
+        assert!(!error.to_string().contains("s3cret"), "{error}");
     }
 }

@@ -79,9 +79,12 @@ impl RedisStore {
     /// A store at `url`, such as `redis://:password@host:6379/0`. Does not connect.
     ///
     /// # Errors
-    /// A message (without the password) when `url` is not a Redis URL.
-    pub fn new(url: &str) -> Result<Self, String> {
-        Self::from_url(&StoreUrl::parse(url)?)
+    /// [`StoreError`] (with the password masked) when `url` is not a Redis URL.
+    pub fn new(url: &str) -> Result<Self, StoreError> {
+        let parsed = StoreUrl::parse(url)
+            .map_err(|reason| StoreError::described("(not a URL)".to_owned(), reason))?;
+        Self::from_url(&parsed)
+            .map_err(|reason| StoreError::described(parsed.masked().to_owned(), reason))
     }
 
     /// A store at `url`, whose scheme is `redis` or `rediss`. Does not connect.
@@ -459,6 +462,6 @@ mod tests {
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("redis://:***@cache:6379/0"), "{shown}");
         let error = RedisStore::new("http://:s3cret@cache").unwrap_err();
-        assert!(!error.contains("s3cret"), "{error}");
+        assert!(!error.to_string().contains("s3cret"), "{error}");
     }
 }
