@@ -316,3 +316,90 @@ async fn an_instance_rides_out_an_etcd_outage() {
     let url = store_url(&server, None);
     support::fleet_e2e::survives_an_outage(&url, None, &mut server).await;
 }
+
+#[tokio::test]
+async fn a_fleet_larger_than_one_response_is_read_whole() {
+    let server = etcd::start();
+    let store = EtcdStore::new(&store_url(&server, None)).expect("a store");
+    let service = unique_service("etcd-pages");
+    // 1,200 records of 4 KB: more than one page, and more than gRPC's 4 MiB in one response.
+    for instance in 0..12 {
+        let records: Vec<FleetRecord> = (0..100)
+            .map(|check| {
+                let mut record = record(
+                    &service,
+                    &format!("check-{check:03}"),
+                    "g",
+                    &format!("i-{instance:02}"),
+                    Status::Unhealthy,
+                );
+                record.message = Some("x".repeat(4096));
+                record
+            })
+            .collect();
+        store
+            .publish(&records, Duration::from_secs(60))
+            .await
+            .expect("publish");
+    }
+    let read = store.read(Some(&service)).await.expect("read");
+    assert_eq!(read.len(), 1200);
+    let mut keys: Vec<(String, String)> = read
+        .iter()
+        .map(|r| (r.instance.clone(), r.check.clone()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 1200, "every record once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_with_a_huge_message_still_publishes() {
+    let server = etcd::start();
+    let service = unique_service("etcd-huge");
+    // A hundred checks that each fail with a whole error page: 7 MB in all, past etcd's
+    // 1.5 MiB limit on a request, unless the published messages are bounded.
+    let mut builder = healthcheck::HealthChecks::builder()
+        .without_registered_checks()
+        .service(&service)
+        .metrics(healthcheck::MetricsConfig::new().enabled(false))
+        .fleet(healthcheck::fleet::FleetConfig::new().store_url(store_url(&server, None)));
+    for i in 0..100 {
+        builder = builder.check(healthcheck::Check::new(format!("page_{i:03}"), || async {
+            Err::<(), _>(format!(
+                "502 Bad Gateway\n{}",
+                "<p>upstream</p>".repeat(5000)
+            ))
+        }));
+    }
+    let health = builder.build().expect("valid");
+    let report = health.run().await;
+    let local = report.components["page_000"]
+        .status_message
+        .as_deref()
+        .unwrap_or_default();
+    assert!(
+        local.len() > 70_000,
+        "the local report keeps the whole message"
+    );
+    assert!(
+        health.flush_fleet(Duration::from_secs(10)).await,
+        "{:?}",
+        health.fleet_status()
+    );
+    let view = health
+        .fleet()
+        .read(&healthcheck::fleet::FleetFilter::new())
+        .await
+        .expect("readable");
+    let published = view.services[&service]["page_000"][""][0]
+        .message
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        published.starts_with("502 Bad Gateway\n<p>upstream</p>"),
+        "{published:.80}"
+    );
+    assert!(published.ends_with(" bytes in all)"), "{published}");
+    assert_eq!(view.services[&service].len(), 100);
+}

@@ -253,12 +253,12 @@ impl Shared {
                 host: identity.host().to_owned(),
                 labels: identity.labels().clone(),
                 status: finding.status,
-                message: finding.message.clone(),
+                message: finding.message.as_deref().map(bounded_message),
                 response_time: finding.response_time,
                 checked_at: batch.at,
                 critical: finding.critical,
                 stale_after: Some(self.stale_after),
-                fields: finding.fields.clone(),
+                fields: bounded_fields(&finding.fields),
             };
             let mut groups = finding.check.groups().peekable();
             if groups.peek().is_none() {
@@ -326,6 +326,43 @@ impl Shared {
         drop(pending);
         self.progress.notify_waiters();
     }
+}
+
+/// The most of a message that goes to the store: a store's limits on a write (etcd takes
+/// 1.5 MiB a request) must not be reached by a check that returns a whole error page.
+const MAX_MESSAGE: usize = 1024;
+/// The most of a record's fields, as JSON, that goes to the store.
+const MAX_FIELDS: usize = 4096;
+
+/// `message`, cut at [`MAX_MESSAGE`] bytes (on a character boundary) with a mark.
+fn bounded_message(message: &str) -> String {
+    if message.len() <= MAX_MESSAGE {
+        return message.to_owned();
+    }
+    let mut end = MAX_MESSAGE;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &message[..end], message.len())
+}
+
+/// `fields`, or a note of their size when their JSON is longer than [`MAX_FIELDS`].
+fn bounded_fields(fields: &Map<String, Value>) -> Map<String, Value> {
+    if fields.is_empty() {
+        return Map::new();
+    }
+    let size = serde_json::to_string(fields).map_or(0, |json| json.len());
+    if size <= MAX_FIELDS {
+        return fields.clone();
+    }
+    let mut note = Map::new();
+    note.insert(
+        "fields_omitted".to_owned(),
+        Value::from(format!(
+            "{size} bytes of fields, more than the fleet store keeps"
+        )),
+    );
+    note
 }
 
 /// Writes whatever is handed over, for as long as the publisher lives; backs off while the
@@ -430,4 +467,29 @@ async fn write(
             .map_err(|_| timed_out("writing a beat"))??;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_messages_and_fields_are_bounded_for_the_store() {
+        assert_eq!(bounded_message("connection refused"), "connection refused");
+        let long = "é".repeat(70 * 1024);
+        let cut = bounded_message(&long);
+        assert!(cut.len() < MAX_MESSAGE + 40, "{}", cut.len());
+        assert!(cut.ends_with(&format!("… ({} bytes in all)", long.len())));
+        let mut fields = Map::new();
+        fields.insert("queued".to_owned(), Value::from(3));
+        assert_eq!(bounded_fields(&fields), fields);
+        fields.insert("page".to_owned(), Value::from("x".repeat(10_000)));
+        let note = bounded_fields(&fields);
+        assert_eq!(note.len(), 1);
+        assert!(
+            note["fields_omitted"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("100"))
+        );
+    }
 }

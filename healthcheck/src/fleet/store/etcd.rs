@@ -525,23 +525,58 @@ impl FleetStore for EtcdStore {
     }
 }
 
-/// Every key under `prefix` with its value, in one range request.
+/// Keys read per range request: a page of records stays well under gRPC's 4 MiB limit on a
+/// response.
+const PAGE: i64 = 500;
+
+/// Every key under `prefix` with its value, page by page, all at the revision of the first
+/// page (a consistent snapshot however many pages it takes).
 async fn range_of(
     client: Client,
     prefix: String,
 ) -> Result<Vec<(String, Vec<u8>)>, etcd_client::Error> {
-    let mut response = client
-        .kv_client()
-        .get(prefix, Some(GetOptions::new().with_prefix()))
-        .await?;
-    Ok(response
-        .take_kvs()
-        .into_iter()
-        .map(|kv| {
+    let end = prefix_end(prefix.as_bytes());
+    let mut start = prefix.into_bytes();
+    let mut revision = 0;
+    let mut all = Vec::new();
+    loop {
+        let mut options = GetOptions::new().with_range(end.clone()).with_limit(PAGE);
+        if revision > 0 {
+            options = options.with_revision(revision);
+        }
+        let mut response = client.kv_client().get(start.clone(), Some(options)).await?;
+        if revision == 0 {
+            revision = response.header().map_or(0, |h| h.revision());
+        }
+        let more = response.more();
+        let kvs = response.take_kvs();
+        let last = kvs.last().map(|kv| kv.key().to_vec());
+        all.extend(kvs.into_iter().map(|kv| {
             let (key, value) = kv.into_key_value();
             (String::from_utf8_lossy(&key).into_owned(), value)
-        })
-        .collect())
+        }));
+        match (more, last) {
+            (true, Some(mut last)) => {
+                // The next key after the last one read.
+                last.push(0);
+                start = last;
+            }
+            _ => return Ok(all),
+        }
+    }
+}
+
+/// The end of the range of keys that start with `prefix`, as etcd computes it.
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    // Every byte is 0xff: to the end of the key space.
+    vec![0]
 }
 
 impl fmt::Debug for EtcdStore {
