@@ -99,21 +99,28 @@ fn main() {
         .expect("a runtime");
     println!("| scenario | median | target | result |");
     println!("|---|---|---|---|");
+    let redis = std::panic::catch_unwind(|| servers::redis::start(None)).ok();
     for count in [20, 1000] {
         let without = checks(FleetConfig::new().read_only(), count);
         let memory = checks(FleetConfig::new().store(MemoryFleetStore::new()), count);
+        let mut variants = vec![&without, &memory];
+        let with_redis = redis.as_ref().map(|server| {
+            let url = servers::redis::url(server, None);
+            checks(FleetConfig::new().store_url(url), count)
+        });
+        variants.extend(with_redis.as_ref());
         let (blocks, per_block) = (20, 25);
-        let took = compare_runs(&runtime, &[&without, &memory], blocks, per_block);
-        println!(
-            "| {count} trivial checks, run + JSON, no store | {:.1?} | | |",
-            took[0]
-        );
-        println!(
-            "| {count} trivial checks, run + JSON, publishing to the in-memory store | {:.1?} | ≤ 1.1× no store | {:.2}× no store |",
-            took[1],
-            took[1].as_secs_f64() / took[0].as_secs_f64()
-        );
+        let took = compare_runs(&runtime, &variants, blocks, per_block);
+        let base = took[0];
+        println!("| {count} trivial checks, run + JSON, no store | {base:.1?} | | |");
+        for (store, took) in ["the in-memory store", "Redis"].iter().zip(&took[1..]) {
+            println!(
+                "| {count} trivial checks, run + JSON, publishing to {store} | {took:.1?} | ≤ 1.1× no store | {:.2}× no store |",
+                took.as_secs_f64() / base.as_secs_f64()
+            );
+        }
     }
+    drop(redis);
     stores(&runtime);
 }
 
