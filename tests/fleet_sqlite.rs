@@ -261,3 +261,88 @@ async fn a_hundred_records_are_one_transaction() {
     );
     assert_eq!(store.read(Some(&service)).await.expect("read").len(), 100);
 }
+
+/// A cron job, a process of its own with the service's checks built in, beats the service's
+/// heartbeat through the SQLite file; the service (another `HealthChecks`, here the parent)
+/// reports it healthy, then failed, as the job says.
+#[test]
+fn a_cron_job_in_another_process_beats_the_services_heartbeat() {
+    const TEST: &str = "a_cron_job_in_another_process_beats_the_services_heartbeat";
+    let build = |url: &str, service: &str, instance: &str| {
+        healthcheck::HealthChecks::builder()
+            .without_registered_checks()
+            .service(service)
+            .instance(instance)
+            .metrics(healthcheck::MetricsConfig::new().enabled(false))
+            .heartbeat(healthcheck::Heartbeat::new(
+                "nightly_backup",
+                Duration::from_secs(25 * 3600),
+            ))
+            .fleet(healthcheck::fleet::FleetConfig::new().store_url(url))
+            .build()
+            .expect("valid")
+    };
+    if std::env::var_os(support::CHILD).is_some() {
+        // The job: beat, make sure it is written, exit.
+        let url = std::env::var("FLEET_SQLITE_URL").expect("the parent names the file");
+        let service = std::env::var("FLEET_SQLITE_SERVICE").expect("and the service");
+        let job = build(&url, &service, "cron");
+        match std::env::var("FLEET_SQLITE_FAILED") {
+            Ok(reason) => job.beat_failed("nightly_backup", reason),
+            Err(_) => job.beat_with("nightly_backup", healthcheck::Beat::ok().message("412 GiB")),
+        }
+        .expect("declared");
+        assert!(
+            job.flush_fleet_blocking(Duration::from_secs(10))
+                .expect("no runtime here"),
+            "{:?}",
+            job.fleet_status()
+        );
+        return;
+    }
+    let dir = Dir::new();
+    let url = format!("sqlite://{}", dir.db().display());
+    let service = unique_service("sqlite-cron-job");
+    let web = build(&url, &service, "web-1");
+    let report = web.run_blocking().expect("ran");
+    assert_eq!(
+        report.components["nightly_backup"]
+            .status_message
+            .as_deref(),
+        Some("no heartbeat yet")
+    );
+
+    let job = |failed: Option<&str>| {
+        let mut env = vec![
+            ("FLEET_SQLITE_URL", url.as_str()),
+            ("FLEET_SQLITE_SERVICE", service.as_str()),
+        ];
+        if let Some(reason) = failed {
+            env.push(("FLEET_SQLITE_FAILED", reason));
+        }
+        let output = support::child(TEST, &env);
+        assert!(
+            output.status.success(),
+            "the job failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    job(None);
+    let report = web.run_blocking().expect("ran");
+    let beat = &report.components["nightly_backup"];
+    assert!(beat.healthy, "{beat:?}");
+    assert_eq!(beat.status_message.as_deref(), Some("412 GiB"));
+    assert!(
+        beat.extra["beaten_by"]
+            .as_str()
+            .is_some_and(|by| by.ends_with("(cron)")),
+        "{beat:?}"
+    );
+
+    job(Some("disk full"));
+    let report = web.run_blocking().expect("ran");
+    let beat = &report.components["nightly_backup"];
+    assert!(!beat.healthy);
+    assert_eq!(beat.status_message.as_deref(), Some("disk full"));
+}
