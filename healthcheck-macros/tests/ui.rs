@@ -3,7 +3,7 @@
 //! `.stderr` snapshots beside each case), and every accepted form must compile cleanly, hygiene
 //! included (`tests/ui/pass`).
 //!
-//! Regenerate the snapshots with `TRYBUILD=overwrite cargo test --test ui`, then read them.
+//! Regenerate the snapshots with `TRYBUILD=overwrite cargo test -p healthcheck-macros --test ui`, then read them.
 
 #[test]
 fn ui() {
