@@ -26,8 +26,8 @@ use tokio::sync::mpsc;
 
 use super::task::on_own_runtime;
 use super::{
-    BeatRecord, FleetRecord, FleetStore, StoreError, StoreFuture, StoreUrl, key_segment,
-    warn_skipped,
+    BeatRecord, FleetRecord, FleetStore, StoreError, StoreFuture, StoreUrl, decode_values,
+    key_segment,
 };
 
 /// The prefix of every key, unless [`EtcdStore::with_prefix`] sets another.
@@ -191,31 +191,12 @@ impl EtcdStore {
         keep: impl Fn(&R) -> bool,
     ) -> Vec<R> {
         let root = format!("/{}/", self.prefix);
-        let mut records = Vec::with_capacity(values.len());
-        let mut skipped = 0;
-        let mut example = None;
-        for (key, value) in values {
-            let of_kind = key
-                .strip_prefix(&root)
+        let of_kind = values.into_iter().filter(|(key, _)| {
+            key.strip_prefix(&root)
                 .and_then(|rest| rest.split('/').nth(1))
-                .is_some_and(|k| k == kind);
-            if !of_kind {
-                continue;
-            }
-            match decode(&value) {
-                Ok(record) => {
-                    if keep(&record) {
-                        records.push(record);
-                    }
-                }
-                Err(error) => {
-                    skipped += 1;
-                    example.get_or_insert((key, error));
-                }
-            }
-        }
-        warn_skipped(&self.url, skipped, example);
-        records
+                .is_some_and(|k| k == kind)
+        });
+        decode_values(&self.url, of_kind, decode, keep)
     }
 }
 

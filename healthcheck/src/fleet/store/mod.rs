@@ -270,6 +270,32 @@ pub fn key_segment(name: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(escaped)
 }
 
+/// Decodes the `(key, value)` entries a key-value store read, keeping what `keep` accepts;
+/// what is not a record is skipped, with one warning for the read.
+#[cfg(any(feature = "redis", feature = "etcd"))]
+pub(crate) fn decode_values<R>(
+    store: &StoreUrl,
+    values: impl IntoIterator<Item = (String, Vec<u8>)>,
+    decode: impl Fn(&[u8]) -> Result<R, String>,
+    keep: impl Fn(&R) -> bool,
+) -> Vec<R> {
+    let mut records = Vec::new();
+    let mut skipped = 0;
+    let mut example = None;
+    for (key, value) in values {
+        match decode(&value) {
+            Ok(record) if keep(&record) => records.push(record),
+            Ok(_) => {}
+            Err(error) => {
+                skipped += 1;
+                example.get_or_insert((key, error));
+            }
+        }
+    }
+    warn_skipped(store, skipped, example);
+    records
+}
+
 /// Logs, once per read, that `skipped` entries under the SDK's keys could not be decoded; for
 /// the backends.
 #[allow(dead_code)] // Used by the backends behind features.

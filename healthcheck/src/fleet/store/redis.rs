@@ -23,8 +23,8 @@ use redis::{AsyncCommands as _, RedisError};
 
 use super::task::on_own_runtime;
 use super::{
-    BeatRecord, FleetRecord, FleetStore, StoreError, StoreFuture, StoreUrl, key_segment,
-    warn_skipped,
+    BeatRecord, FleetRecord, FleetStore, StoreError, StoreFuture, StoreUrl, decode_values,
+    key_segment,
 };
 
 /// The prefix of every key, unless [`RedisStore::with_prefix`] sets another.
@@ -299,24 +299,7 @@ impl RedisStore {
         decode: impl Fn(&[u8]) -> Result<R, String>,
         keep: impl Fn(&R) -> bool,
     ) -> Vec<R> {
-        let mut records = Vec::with_capacity(values.len());
-        let mut skipped = 0;
-        let mut example = None;
-        for (key, value) in values {
-            match decode(&value) {
-                Ok(record) => {
-                    if keep(&record) {
-                        records.push(record);
-                    }
-                }
-                Err(error) => {
-                    skipped += 1;
-                    example.get_or_insert((key, error));
-                }
-            }
-        }
-        warn_skipped(&self.url, skipped, example);
-        records
+        decode_values(&self.url, values, decode, keep)
     }
 }
 
