@@ -21,21 +21,24 @@ const READ_TIMEOUT: Duration = Duration::from_secs(5);
 ///
 /// # Example
 /// ```
-/// use healthcheck::HealthChecks;
+/// use healthcheck::{Check, HealthChecks};
 /// use healthcheck::fleet::{FleetConfig, FleetFilter, MemoryFleetStore};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let store = MemoryFleetStore::new();
 /// let health = HealthChecks::builder()
+///     .without_registered_checks()
 ///     .service("payments")
+///     .host("web-1")
+///     .check(Check::new("database", || async { true }).groups(["db"]))
 ///     .fleet(FleetConfig::new().store(store))
 ///     .build()?;
 /// health.run().await;
 /// health.flush_fleet(std::time::Duration::from_secs(1)).await;
 /// let view = health.fleet().read(&FleetFilter::new()).await?;
-/// assert!(view.services.contains_key("payments"));
-/// println!("{}", view.to_text());
+/// assert!(view.healthy);
+/// assert!(view.to_text().starts_with("database at web-1 [db] -> OK "));
 /// # Ok(())
 /// # }
 /// ```

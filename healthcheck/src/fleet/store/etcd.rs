@@ -59,9 +59,12 @@ const CALL_DEADLINE: Duration = Duration::from_secs(5);
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// let store = EtcdStore::new("etcd://root:s3cret@etcd-1:2379,etcd-2:2379")?;
 /// store.publish(&[], Duration::from_secs(60)).await?;
-/// for record in store.read(Some("payments")).await? {
-///     println!("{} {} {}", record.instance, record.check, record.status.as_str());
-/// }
+/// let failing: Vec<_> = store
+///     .read(Some("payments"))
+///     .await?
+///     .into_iter()
+///     .filter(|record| !record.status.is_healthy())
+///     .collect();
 /// # Ok(())
 /// # }
 /// ```

@@ -57,9 +57,12 @@ const MGET_BATCH: usize = 500;
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// let store = RedisStore::new("redis://:s3cret@cache:6379/0")?.with_prefix("health");
 /// store.publish(&[], Duration::from_secs(60)).await?;
-/// for record in store.read(Some("payments")).await? {
-///     println!("{} {} {}", record.instance, record.check, record.status.as_str());
-/// }
+/// let failing: Vec<_> = store
+///     .read(Some("payments"))
+///     .await?
+///     .into_iter()
+///     .filter(|record| !record.status.is_healthy())
+///     .collect();
 /// # Ok(())
 /// # }
 /// ```
