@@ -57,6 +57,7 @@
 struct ReadmeDoctests;
 
 mod check;
+pub mod checks;
 mod component;
 mod error;
 pub mod fleet;
