@@ -289,25 +289,7 @@ async fn a_wrong_password_fails_without_showing_it() {
 fn the_store_outlives_the_runtime_of_its_first_caller() {
     let server = etcd::start();
     let store = EtcdStore::new(&store_url(&server, None)).expect("a store");
-    let service = unique_service("runtimes");
-    let first = record(&service, "database", "db", "i-1", Status::Healthy);
-    {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        runtime
-            .block_on(store.publish(std::slice::from_ref(&first), Duration::from_secs(60)))
-            .expect("publish");
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("another runtime");
-    let read = runtime
-        .block_on(store.read(Some(&service)))
-        .expect("read after the first runtime is gone");
-    assert_eq!(read, vec![first]);
+    support::fleet_contract::outlives_its_first_runtime(&store);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -213,3 +213,27 @@ pub async fn forgets_what_expired(store: &dyn FleetStore) {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// The store works from a runtime other than the one that first used it, once that one is
+/// gone (its connections live on the SDK's own runtime). Call from outside any runtime.
+pub fn outlives_its_first_runtime(store: &dyn FleetStore) {
+    let service = unique_service("runtimes");
+    let first = record(&service, "database", "db", "i-1", Status::Healthy);
+    {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime
+            .block_on(store.publish(std::slice::from_ref(&first), Duration::from_secs(60)))
+            .expect("publish");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("another runtime");
+    let read = runtime
+        .block_on(store.read(Some(&service)))
+        .expect("read after the first runtime is gone");
+    assert_eq!(read, vec![first]);
+}

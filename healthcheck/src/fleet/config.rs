@@ -118,9 +118,7 @@ impl fmt::Debug for FleetConfig {
         let store = match &self.store {
             None => "default".to_owned(),
             Some(StoreSetting::Store(store)) => store.describe(),
-            Some(StoreSetting::Url(url)) => StoreUrl::parse(url)
-                .map(|u| u.masked().to_owned())
-                .unwrap_or_else(|_| "(unparsable URL)".to_owned()),
+            Some(StoreSetting::Url(url)) => masked(url),
         };
         f.debug_struct("FleetConfig")
             .field("store", &store)

@@ -6,7 +6,7 @@ use std::fmt::{self, Write as _};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -384,12 +384,6 @@ impl FleetView {
             out.push_str("no instance has published results\n");
         }
         out
-    }
-
-    /// When the view was read, as RFC 3339.
-    #[must_use]
-    pub fn read_at_text(&self) -> String {
-        self.read_at.to_rfc3339_opts(SecondsFormat::Millis, true)
     }
 }
 

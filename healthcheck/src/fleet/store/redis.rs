@@ -293,17 +293,6 @@ impl RedisStore {
         })
         .await
     }
-
-    /// Decodes `values` with `decode`, keeping what `keep` accepts and warning once about what
-    /// is not a record.
-    fn decode<R>(
-        &self,
-        values: Vec<(String, Vec<u8>)>,
-        decode: impl Fn(&[u8]) -> Result<R, String>,
-        keep: impl Fn(&R) -> bool,
-    ) -> Vec<R> {
-        decode_values(&self.url, values, decode, keep)
-    }
 }
 
 /// A time to live in milliseconds, as `PX` takes it: at least one.
@@ -345,9 +334,12 @@ impl FleetStore for RedisStore {
     ) -> StoreFuture<'a, Result<Vec<FleetRecord>, StoreError>> {
         Box::pin(async move {
             let values = self.values(self.results_pattern(service)).await?;
-            Ok(self.decode(values, FleetRecord::from_json, |record| {
-                service.is_none_or(|s| s == record.service)
-            }))
+            Ok(decode_values(
+                &self.url,
+                values,
+                FleetRecord::from_json,
+                |record| service.is_none_or(|s| s == record.service),
+            ))
         })
     }
 
@@ -378,9 +370,12 @@ impl FleetStore for RedisStore {
     ) -> StoreFuture<'a, Result<Vec<BeatRecord>, StoreError>> {
         Box::pin(async move {
             let values = self.values(self.beats_pattern(service)).await?;
-            Ok(self.decode(values, BeatRecord::from_json, |beat| {
-                beat.service == service
-            }))
+            Ok(decode_values(
+                &self.url,
+                values,
+                BeatRecord::from_json,
+                |beat| beat.service == service,
+            ))
         })
     }
 
