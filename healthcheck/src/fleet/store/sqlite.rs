@@ -193,13 +193,33 @@ impl SqliteStore {
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
     let connection = Connection::open(path)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
-    let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    // Switching to WAL and creating the tables can meet another process doing the same on a
+    // new file: SQLite then answers "database is locked" at once, without its busy handler.
+    let mode: String =
+        while_busy(|| connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)))?;
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(path = %path.display(), mode, "the SQLite fleet store is not in WAL mode");
     }
     connection.pragma_update(None, "synchronous", "NORMAL")?;
-    connection.execute_batch(SCHEMA)?;
+    while_busy(|| connection.execute_batch(SCHEMA))?;
     Ok(connection)
+}
+
+/// Runs `step` again while SQLite says the database is busy, for up to [`BUSY_TIMEOUT`]. On a
+/// blocking thread: the waits sleep it.
+fn while_busy<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match step() {
+            Err(rusqlite::Error::SqliteFailure(error, _))
+                if error.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Milliseconds since the epoch on this host's clock.
