@@ -324,6 +324,9 @@ impl Deref for CheckRef {
 #[must_use = "a Check does nothing until it is registered with HealthChecksBuilder::check"]
 pub struct Check {
     def: CheckDef,
+    /// Why the check cannot be built (a malformed URL or address), reported by
+    /// [`HealthChecksBuilder::build`](crate::HealthChecksBuilder::build).
+    invalid: Option<String>,
 }
 
 impl Check {
@@ -383,7 +386,46 @@ impl Check {
                 flight: Flight::new(),
                 last_run_nanos: AtomicU64::new(UNKNOWN_DURATION),
             },
+            invalid: None,
         }
+    }
+
+    /// [`Check::blocking`] declared at `location`, for checks the SDK builds for the caller.
+    pub(crate) fn blocking_at<F, R>(
+        name: String,
+        body: F,
+        location: &'static Location<'static>,
+    ) -> Self
+    where
+        F: Fn() -> R + Send + Sync + 'static,
+        R: IntoComponent,
+    {
+        let body = move || body().into_component();
+        Self::with_body(name, Body::BlockingFn(Arc::new(body)), location)
+    }
+
+    /// Marks the check as one that cannot be built, for `reason` (which must hold no secret):
+    /// [`HealthChecksBuilder::build`](crate::HealthChecksBuilder::build) fails with
+    /// [`Error::InvalidCheck`](crate::Error::InvalidCheck).
+    pub(crate) fn invalid(mut self, reason: String) -> Self {
+        self.invalid = Some(reason);
+        self
+    }
+
+    /// Why the check cannot be built, if it cannot.
+    pub(crate) fn take_invalid(&mut self) -> Option<String> {
+        self.invalid.take()
+    }
+
+    /// The check's definition.
+    pub(crate) fn def(&self) -> &CheckDef {
+        &self.def
+    }
+
+    /// The check's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        self.def.name()
     }
 
     /// The check's timeout. Defaults to the runner's default timeout (2 seconds).

@@ -39,6 +39,17 @@ pub enum Error {
         /// Where it was declared.
         location: SourceLocation,
     },
+    /// A check cannot be built: a built-in checker was given a malformed URL, address or
+    /// setting. The reason never holds a credential.
+    #[error("health check `{check}` ({location}) cannot be built: {reason}")]
+    InvalidCheck {
+        /// The check.
+        check: String,
+        /// Where it was declared.
+        location: SourceLocation,
+        /// What is wrong.
+        reason: String,
+    },
     /// The default timeout is zero.
     #[error("the default health check timeout is zero")]
     ZeroDefaultTimeout,

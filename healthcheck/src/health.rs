@@ -98,9 +98,11 @@ impl HealthChecksBuilder {
         self
     }
 
-    /// Adds a check registered at run time.
-    pub fn check(mut self, check: Check) -> Self {
-        self.checks.push(check);
+    /// Adds a check registered at run time: a [`Check`], or a built-in checker of
+    /// [`checks`](crate::checks) (whose malformed URL or address makes [`build`](Self::build)
+    /// fail with [`Error::InvalidCheck`]).
+    pub fn check(mut self, check: impl Into<Check>) -> Self {
+        self.checks.push(check.into());
         self
     }
 
@@ -225,7 +227,16 @@ impl HealthChecksBuilder {
                     .map(CheckRef::Static),
             );
         }
-        checks.extend(self.checks.into_iter().map(Check::into_ref));
+        for mut check in self.checks {
+            if let Some(reason) = check.take_invalid() {
+                return Err(Error::InvalidCheck {
+                    check: check.def().name().to_owned(),
+                    location: check.def().location(),
+                    reason,
+                });
+            }
+            checks.push(check.into_ref());
+        }
         let built = Instant::now();
         let mut heartbeats = HashMap::with_capacity(self.heartbeats.len());
         for heartbeat in self.heartbeats {

@@ -1,0 +1,108 @@
+//! What each built-in checker costs over the raw client call it wraps, against a healthy local
+//! server: the median time of one `HealthChecks::run` of the checker alone, as a ratio to the
+//! median of the same call made with the client directly, measured in turns within one run.
+//!
+//! `cargo bench --bench checks` (all kinds) or `cargo bench --bench checks -- tcp http` (some).
+//! Servers are started on loopback like the tests do.
+
+#![allow(clippy::print_stdout)] // Printing is what this program is for.
+
+#[path = "../../tests/support/servers/mod.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod servers;
+
+mod tcp;
+
+use std::future::Future;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use healthcheck::{Check, HealthChecks, MetricsConfig};
+
+/// Blocks of each side per comparison, and calls per block.
+const BLOCKS: usize = 30;
+const PER_BLOCK: usize = 100;
+
+/// One comparison's result.
+pub(crate) struct Row {
+    kind: &'static str,
+    raw: Duration,
+    check: Duration,
+}
+
+/// Compares `raw` (one call of the client) with a run of `check` alone, in turns.
+pub(crate) fn compare<F, Fut>(
+    runtime: &tokio::runtime::Runtime,
+    kind: &'static str,
+    mut raw: F,
+    check: impl Into<Check>,
+) -> Row
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let health = HealthChecks::builder()
+        .without_registered_checks()
+        .metrics(MetricsConfig::disabled())
+        .check(check)
+        .build()
+        .expect("the checker builds");
+    // Warm up both: connections, pools, caches.
+    for _ in 0..PER_BLOCK {
+        assert!(runtime.block_on(raw()), "{kind}: the raw call fails");
+        let report = runtime.block_on(health.run());
+        assert!(report.service_healthy, "{kind}: {}", report.to_json());
+    }
+    let mut raw_samples = Vec::with_capacity(BLOCKS * PER_BLOCK);
+    let mut check_samples = Vec::with_capacity(BLOCKS * PER_BLOCK);
+    for _ in 0..BLOCKS {
+        for _ in 0..PER_BLOCK {
+            let started = Instant::now();
+            black_box(runtime.block_on(raw()));
+            raw_samples.push(started.elapsed());
+        }
+        for _ in 0..PER_BLOCK {
+            let started = Instant::now();
+            black_box(runtime.block_on(health.run()));
+            check_samples.push(started.elapsed());
+        }
+    }
+    Row {
+        kind,
+        raw: median(raw_samples),
+        check: median(check_samples),
+    }
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn main() {
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let runs = |kind: &str| wanted.is_empty() || wanted.iter().any(|w| w == kind);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let mut rows = Vec::new();
+    if runs("tcp") {
+        rows.push(tcp::bench(&runtime));
+    }
+    println!("| kind | raw call | checker | ratio |");
+    println!("|---|---:|---:|---:|");
+    for row in rows {
+        println!(
+            "| {} | {:.1} µs | {:.1} µs | {:.2}× |",
+            row.kind,
+            row.raw.as_secs_f64() * 1e6,
+            row.check.as_secs_f64() * 1e6,
+            row.check.as_secs_f64() / row.raw.as_secs_f64()
+        );
+    }
+}
