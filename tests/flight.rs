@@ -164,6 +164,38 @@ async fn callers_with_different_timeouts_each_get_their_own_deadline() {
     assert_eq!(SHARED_CALLS.load(Ordering::SeqCst), 2);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_goes_away_leaves_its_execution_to_those_who_joined_it() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let health = only(Check::new("slow", || async {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        true
+    }));
+    // The first caller starts the execution and drives it in its own task ...
+    let first = tokio::spawn({
+        let health = health.clone();
+        async move { health.run().await }
+    });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    // ... a second caller joins it ...
+    let second = tokio::spawn({
+        let health = health.clone();
+        async move { health.run().await }
+    });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    // ... and the first goes away (an HTTP client hung up): the execution goes on.
+    first.abort();
+    assert!(first.await.expect_err("aborted").is_cancelled());
+    let report = second.await.expect("the second caller");
+    assert_eq!(
+        report.components["slow"].status,
+        Status::Healthy,
+        "the execution died with its first caller: {report}"
+    );
+    assert_eq!(CALLS.load(Ordering::SeqCst), 1, "one shared execution");
+}
+
 // --- 4. Overdue executions and checks that panic when cancelled. ---
 
 static OVERDUE_GATE: LazyLock<Gate> = LazyLock::new(Gate::default);

@@ -2,8 +2,11 @@
 //! timed.
 //!
 //! Async checks are polled once inline, in the caller's task: a check that is ready at once (most
-//! in-memory checks) costs one call and no task. A check that is still pending goes on in a task
-//! of its own, under a deadline. Blocking checks run on threads of the SDK's own (see
+//! in-memory checks) costs one call and no task. A check that is still pending goes on, under a
+//! deadline, in the caller's task too, beside the run's other pending checks (no task, no wake-up
+//! of another thread: a round trip to a local server costs what the client costs); one that
+//! outlives the caller's wait — a caller with a longer timeout joined it, or the caller's run was
+//! dropped — is handed to a task of its own, so that whoever joined it still gets its result. Blocking checks run on threads of the SDK's own (see
 //! [`blocking`]), which never keep the process from exiting. Every execution goes through the
 //! check's [`Flight`], so a check is in flight at most once, whoever asks; [`selection`] says
 //! which checks a run covers.
@@ -20,7 +23,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use futures_util::FutureExt;
+use std::future::Future;
+use std::pin::Pin;
+
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 
 use crate::check::{Body, BoxFuture, CheckRef};
 use crate::component::Component;
@@ -78,6 +85,7 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
     if checks.iter().any(|check| check.is_blocking()) {
         blocking::prewarm();
     }
+    let mut in_place = InPlace::default();
     let mut clock = Instant::now();
     // Whether `clock` was read when the previous check was done.
     let mut fresh = true;
@@ -159,7 +167,7 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
             FirstPoll::Pending(future) => {
                 let shared = check.flight.take_off(started, timeout);
                 let landing = Landing::new(check.clone(), Arc::clone(&shared));
-                tokio::spawn(finish_in_background(future, landing));
+                in_place.push(Box::pin(finish_in_background(future, landing)));
                 results.push(None);
                 waiting.push(wait(shared, true, true));
             }
@@ -184,9 +192,72 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
     if !jobs.is_empty() || !batched.is_empty() {
         blocking::dispatch(jobs, batched);
     }
-    if let Some(batch) = batch {
-        collect_batch(&batch, &quick, &mut results).await;
+    let waits = async {
+        if let Some(batch) = batch {
+            collect_batch(&batch, &quick, &mut results).await;
+        }
+        wait_all(waiting, &mut results).await;
+    };
+    in_place.drive_while(waits).await;
+    in_place.hand_off();
+    results
+        .into_iter()
+        .map(|result| {
+            result.unwrap_or_else(|| Outcome {
+                component: Component::unhealthy("the check produced no result"),
+                executed: true,
+            })
+        })
+        .collect()
+}
+
+/// The pending executions a run drives in its own task. Those still going when the run is done
+/// waiting, or when it is dropped, are handed to tasks of their own.
+#[derive(Default)]
+struct InPlace {
+    futures: FuturesUnordered<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl InPlace {
+    fn push(&mut self, future: Pin<Box<dyn Future<Output = ()> + Send>>) {
+        self.futures.push(future);
     }
+
+    /// Polls the executions along with `main` until `main` is done.
+    async fn drive_while(&mut self, main: impl Future<Output = ()>) {
+        let mut main = std::pin::pin!(main);
+        std::future::poll_fn(|cx| {
+            // The executions first, so that a result that just came in is there for `main`.
+            while let Poll::Ready(Some(())) = self.futures.poll_next_unpin(cx) {}
+            main.as_mut().poll(cx)
+        })
+        .await;
+    }
+
+    /// Hands what is still going to tasks of its own, on the current runtime; without one, drops
+    /// it (its [`Landing`] then tells whoever joined that it was abandoned).
+    fn hand_off(&mut self) {
+        if self.futures.is_empty() {
+            return;
+        }
+        let futures = std::mem::take(&mut self.futures);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            for future in futures {
+                drop(runtime.spawn(future));
+            }
+        }
+    }
+}
+
+impl Drop for InPlace {
+    fn drop(&mut self) {
+        self.hand_off();
+    }
+}
+
+/// Waits for each execution of `waiting`, each until its caller's deadline, and puts the results
+/// in `results`.
+async fn wait_all(waiting: Vec<Waiting>, results: &mut [Option<Outcome>]) {
     // Every wait ends by its caller's deadline, whatever the order. The last ones started are
     // the likeliest to finish last: waiting for them first finds the others already done.
     for wait in waiting.into_iter().rev() {
@@ -202,15 +273,6 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
             executed: wait.executed,
         });
     }
-    results
-        .into_iter()
-        .map(|result| {
-            result.unwrap_or_else(|| Outcome {
-                component: Component::unhealthy("the check produced no result"),
-                executed: true,
-            })
-        })
-        .collect()
 }
 
 /// A quick blocking check of this run, in the run's batch.
