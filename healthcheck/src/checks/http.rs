@@ -6,7 +6,6 @@ use std::ops::{Range, RangeInclusive};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ::http::header::AUTHORIZATION;
 use ::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -429,9 +428,11 @@ impl From<Http> for Check {
 /// The client and the request it sends.
 struct Probe {
     client: reqwest::Client,
-    /// The request, built once (the URL's credentials moved to its `Authorization` header);
-    /// each run sends a copy.
-    request: reqwest::Request,
+    /// The request's parts, made once (the URL's credentials moved to an `Authorization`
+    /// header); each run sends a request of copies of them.
+    method: Method,
+    url: reqwest::Url,
+    headers: HeaderMap,
 }
 
 impl Probe {
@@ -456,26 +457,25 @@ impl Probe {
             .user_agent(concat!("healthcheck/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot set up the HTTP client: {}", error_chain(&e)))?;
-        let explicit_authorization = headers.contains_key(AUTHORIZATION);
-        let mut request = client
+        // reqwest moves the URL's credentials to a basic `Authorization` header (marked
+        // sensitive); one given with `header` wins over them.
+        let template = client
             .request(method, url)
+            .headers(headers)
             .build()
             .map_err(|e| format!("cannot build the request: {}", error_chain(&e)))?;
-        // `request` holds the URL's credentials as basic authentication, if it had any; an
-        // `Authorization` header given explicitly wins over them.
-        for (name, value) in &headers {
-            if name == AUTHORIZATION && !explicit_authorization {
-                continue;
-            }
-            request.headers_mut().insert(name, value.clone());
-        }
-        Ok(Self { client, request })
+        Ok(Self {
+            method: template.method().clone(),
+            url: template.url().clone(),
+            headers: template.headers().clone(),
+            client,
+        })
     }
 
     fn request(&self) -> reqwest::Request {
-        self.request.try_clone().unwrap_or_else(|| {
-            reqwest::Request::new(self.request.method().clone(), self.request.url().clone())
-        })
+        let mut request = reqwest::Request::new(self.method.clone(), self.url.clone());
+        *request.headers_mut() = self.headers.clone();
+        request
     }
 }
 
