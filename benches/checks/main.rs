@@ -11,6 +11,11 @@
 #[allow(dead_code, unreachable_pub)]
 mod servers;
 
+#[path = "../../tests/support/http_server.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod http_server;
+
+mod http;
 mod tcp;
 
 use std::future::Future;
@@ -112,6 +117,9 @@ fn main() {
     }
     if runs("tcp") {
         rows.push(tcp::bench(&runtime));
+    }
+    if runs("http") {
+        rows.push(http::bench(&runtime));
     }
     println!("| kind | raw call | checker | ratio |");
     println!("|---|---:|---:|---:|");

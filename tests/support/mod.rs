@@ -6,6 +6,7 @@
 pub mod fleet_contract;
 pub mod fleet_e2e;
 pub mod http_client;
+pub mod http_server;
 pub mod proxy;
 pub mod servers;
 

@@ -8,6 +8,7 @@
 //! | kind | feature | healthy when | fields |
 //! |---|---|---|---|
 //! | [`tcp`] | `tcp` | a connection opens | `address`, `connect_ms` |
+//! | [`http`](fn@http) | `http` | a URL answers with an expected status (header, body text) | `status_code`, `ttfb_ms` |
 //!
 //! A checker that cannot even be built — a malformed URL or address — is not a check that
 //! fails at every run: [`HealthChecksBuilder::build`](crate::HealthChecksBuilder::build) fails
@@ -24,10 +25,14 @@ use std::time::Duration;
 use crate::check::{Check, Probe};
 use crate::outcome::IntoComponent;
 
+#[cfg(feature = "http")]
+mod http;
 mod redact;
 #[cfg(feature = "tcp")]
 mod tcp;
 
+#[cfg(feature = "http")]
+pub use self::http::{BODY_LIMIT, Http, StatusCodes, http};
 pub use redact::{MASK, redact};
 #[cfg(feature = "tcp")]
 pub use tcp::{Tcp, tcp};
