@@ -8,6 +8,8 @@
 //! | kind | feature | healthy when | fields |
 //! |---|---|---|---|
 //! | [`tcp`] | `tcp` | a connection opens | `address`, `connect_ms` |
+//! | [`disk`] | `disk` | free space and inodes of a filesystem are above [`Threshold`]s | `path`, `free_bytes`, `total_bytes`, `free_percent`, `free_inodes`, `total_inodes` |
+//! | [`memory`] | `memory` | available memory, within the container's cgroup limit, is above [`Threshold`]s | `available_bytes`, `total_bytes`, `available_percent`, `cgroup_limit_bytes`, `source` |
 //!
 //! A checker that cannot even be built — a malformed URL or address — is not a check that
 //! fails at every run: [`HealthChecksBuilder::build`](crate::HealthChecksBuilder::build) fails
@@ -24,13 +26,25 @@ use std::time::Duration;
 use crate::check::{Check, Probe};
 use crate::outcome::IntoComponent;
 
+#[cfg(feature = "disk")]
+mod disk;
+#[cfg(feature = "memory")]
+mod memory;
 mod redact;
 #[cfg(feature = "tcp")]
 mod tcp;
+#[cfg(any(feature = "disk", feature = "memory"))]
+mod threshold;
 
+#[cfg(feature = "disk")]
+pub use disk::{Disk, disk};
+#[cfg(feature = "memory")]
+pub use memory::{Memory, memory};
 pub use redact::{MASK, redact};
 #[cfg(feature = "tcp")]
 pub use tcp::{Tcp, tcp};
+#[cfg(any(feature = "disk", feature = "memory"))]
+pub use threshold::{IntoThreshold, Threshold, ThresholdError};
 
 /// The settings every checker shares with [`Check`], and where it was declared.
 #[derive(Debug)]
