@@ -5,6 +5,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod disk;
+mod memory;
 mod tcp;
 
 use healthcheck::{Check, ComponentReport, HealthChecks, Report};
