@@ -319,7 +319,10 @@ async fn a_cgroup_v1_limit_is_the_total() {
     let own = std::fs::read_to_string("/proc/self/cgroup").expect("/proc/self/cgroup");
     let path = own
         .lines()
-        .filter_map(|l| l.splitn(3, ':').nth(1).zip(l.splitn(3, ':').nth(2)))
+        .filter_map(|l| {
+            let mut parts = l.splitn(3, ':').skip(1);
+            parts.next().zip(parts.next())
+        })
         .find(|(controllers, _)| controllers.split(',').any(|c| c == "memory"))
         .map(|(_, path)| path.to_owned())
         .expect("a v1 memory cgroup");

@@ -171,6 +171,7 @@ impl From<Disk> for Check {
 }
 
 /// What `statvfs` says of a filesystem, in bytes and inodes.
+#[cfg(unix)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Usage {
     pub(crate) free_bytes: u64,
