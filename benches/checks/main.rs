@@ -16,6 +16,8 @@ mod servers;
 mod http_server;
 
 mod http;
+mod disk;
+mod memory;
 mod tcp;
 
 use std::future::Future;
@@ -120,6 +122,12 @@ fn main() {
     }
     if runs("http") {
         rows.push(http::bench(&runtime));
+    }
+    if runs("disk") {
+        rows.extend(disk::bench(&runtime));
+    }
+    if runs("memory") {
+        rows.extend(memory::bench(&runtime));
     }
     println!("| kind | raw call | checker | ratio |");
     println!("|---|---:|---:|---:|");

@@ -6,6 +6,8 @@
 mod support;
 
 mod http;
+mod disk;
+mod memory;
 mod tcp;
 
 use healthcheck::{Check, ComponentReport, HealthChecks, Report};

@@ -9,6 +9,8 @@
 //! |---|---|---|---|
 //! | [`tcp`] | `tcp` | a connection opens | `address`, `connect_ms` |
 //! | [`http`](fn@http) | `http` | a URL answers with an expected status (header, body text) | `status_code`, `ttfb_ms` |
+//! | [`disk`] | `disk` | free space and inodes of a filesystem are above [`Threshold`]s | `path`, `free_bytes`, `total_bytes`, `free_percent`, `free_inodes`, `total_inodes` |
+//! | [`memory`] | `memory` | available memory, within the container's cgroup limit, is above [`Threshold`]s | `available_bytes`, `total_bytes`, `available_percent`, `cgroup_limit_bytes`, `source` |
 //!
 //! A checker that cannot even be built — a malformed URL or address — is not a check that
 //! fails at every run: [`HealthChecksBuilder::build`](crate::HealthChecksBuilder::build) fails
@@ -27,15 +29,27 @@ use crate::outcome::IntoComponent;
 
 #[cfg(feature = "http")]
 mod http;
+#[cfg(feature = "disk")]
+mod disk;
+#[cfg(feature = "memory")]
+mod memory;
 mod redact;
 #[cfg(feature = "tcp")]
 mod tcp;
+#[cfg(any(feature = "disk", feature = "memory"))]
+mod threshold;
 
 #[cfg(feature = "http")]
 pub use self::http::{BODY_LIMIT, Http, StatusCodes, http};
+#[cfg(feature = "disk")]
+pub use disk::{Disk, disk};
+#[cfg(feature = "memory")]
+pub use memory::{Memory, memory};
 pub use redact::{MASK, redact};
 #[cfg(feature = "tcp")]
 pub use tcp::{Tcp, tcp};
+#[cfg(any(feature = "disk", feature = "memory"))]
+pub use threshold::{IntoThreshold, Threshold, ThresholdError};
 
 /// The settings every checker shares with [`Check`], and where it was declared.
 #[derive(Debug)]
