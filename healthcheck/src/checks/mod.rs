@@ -8,6 +8,8 @@
 //! | kind | feature | healthy when | fields |
 //! |---|---|---|---|
 //! | [`tcp`] | `tcp` | a connection opens | `address`, `connect_ms` |
+//! | [`dns`] | `dns` | a name resolves (to the addresses expected) | `addresses`, `nameserver` |
+//! | [`memcached`] | `memcached` | the server answers `version` | `version` |
 //!
 //! A checker that cannot even be built — a malformed URL or address — is not a check that
 //! fails at every run: [`HealthChecksBuilder::build`](crate::HealthChecksBuilder::build) fails
@@ -24,10 +26,18 @@ use std::time::Duration;
 use crate::check::{Check, Probe};
 use crate::outcome::IntoComponent;
 
+#[cfg(feature = "dns")]
+mod dns;
+#[cfg(feature = "memcached")]
+mod memcached;
 mod redact;
 #[cfg(feature = "tcp")]
 mod tcp;
 
+#[cfg(feature = "dns")]
+pub use dns::{Dns, dns};
+#[cfg(feature = "memcached")]
+pub use memcached::{Memcached, memcached};
 pub use redact::{MASK, redact};
 #[cfg(feature = "tcp")]
 pub use tcp::{Tcp, tcp};
