@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod memcached;
 mod tcp;
 
 use healthcheck::{Check, ComponentReport, HealthChecks, Report};
