@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod dns;
 mod memcached;
 mod tcp;
 

@@ -142,7 +142,10 @@ fn a_malformed_address_fails_the_build_naming_the_check() {
 
 #[test]
 fn credentials_in_the_address_are_refused_without_showing_them() {
-    let message = build_error(checks::memcached("cache", "memcache://app:hunter2@cache:11211"));
+    let message = build_error(checks::memcached(
+        "cache",
+        "memcache://app:hunter2@cache:11211",
+    ));
     assert!(message.contains("no authentication"), "{message}");
     assert!(!message.contains("hunter2"), "{message}");
     let debug = format!(

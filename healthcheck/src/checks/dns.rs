@@ -133,9 +133,9 @@ impl Dns {
             Ok(ip) => {
                 self.expected.insert(ip);
             }
-            Err(_) => self
-                .common
-                .invalid(format!("invalid expected address {ip:?}: not an IP address")),
+            Err(_) => self.common.invalid(format!(
+                "invalid expected address {ip:?}: not an IP address"
+            )),
         }
         self
     }
@@ -191,8 +191,10 @@ fn parse_nameserver(addr: &str) -> Result<SocketAddr, String> {
     if addr.is_empty() {
         return Err("the address is empty".to_owned());
     }
-    Err("expected an IP address with an optional port (`10.0.0.2`, `10.0.0.2:53`, `[::1]:53`)"
-        .to_owned())
+    Err(
+        "expected an IP address with an optional port (`10.0.0.2`, `10.0.0.2:53`, `[::1]:53`)"
+            .to_owned(),
+    )
 }
 
 /// What a run needs, shared by all runs.
@@ -233,7 +235,9 @@ async fn probe(target: &Target) -> Component {
         other => other,
     };
     let mut component = match addresses {
-        Err(reason) => Component::unhealthy(redact(&format!("cannot resolve {host}: {reason}")).into_owned()),
+        Err(reason) => {
+            Component::unhealthy(redact(&format!("cannot resolve {host}: {reason}")).into_owned())
+        }
         Ok(addresses) => {
             let missing: Vec<&IpAddr> = target
                 .expected
@@ -256,7 +260,10 @@ async fn probe(target: &Target) -> Component {
             };
             component.insert(
                 "addresses",
-                addresses.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                addresses
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
             );
             component
         }

@@ -117,7 +117,10 @@ fn parse_address(addr: &str) -> Result<String, String> {
             let (host, port) = if has_port {
                 parse_host_port(authority)?
             } else {
-                (authority.trim_start_matches('[').trim_end_matches(']'), MEMCACHED_PORT)
+                (
+                    authority.trim_start_matches('[').trim_end_matches(']'),
+                    MEMCACHED_PORT,
+                )
             };
             tcp_dsn(host, port)
         }
