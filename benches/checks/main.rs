@@ -11,6 +11,8 @@
 #[allow(dead_code, unreachable_pub)]
 mod servers;
 
+mod dns;
+mod memcached;
 mod tcp;
 
 use std::future::Future;
@@ -93,6 +95,12 @@ fn main() {
     let mut rows = Vec::new();
     if runs("tcp") {
         rows.push(tcp::bench(&runtime));
+    }
+    if runs("dns") {
+        rows.push(dns::bench(&runtime));
+    }
+    if runs("memcached") {
+        rows.push(memcached::bench(&runtime));
     }
     println!("| kind | raw call | checker | ratio |");
     println!("|---|---:|---:|---:|");

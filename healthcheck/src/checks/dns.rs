@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 
 use hickory_resolver::config::{
@@ -24,7 +24,8 @@ const DNS_PORT: u16 = 53;
 ///
 /// By default the name is resolved by the system's resolver (`getaddrinfo`), the way the
 /// service's own connections resolve it: `/etc/hosts`, `nsswitch.conf` and the configured DNS
-/// servers all take part. With [`nameserver`](Dns::nameserver) one DNS server is asked directly
+/// servers all take part; `getaddrinfo` blocks, so the check is a blocking one, run on the
+/// runner's blocking workers. With [`nameserver`](Dns::nameserver) one DNS server is asked directly
 /// for the name's `A` and `AAAA` records, bypassing `/etc/hosts`, search domains and any cache.
 ///
 /// Fields: `addresses` (the addresses the name resolved to, sorted — IPv4 first — without
@@ -217,19 +218,23 @@ impl From<Dns> for Check {
             nameserver,
             expected,
         });
-        common.into_check(move || {
-            let target = Arc::clone(&target);
-            async move { probe(&target).await }
-        })
+        match target.nameserver {
+            Some(server) => common.into_check(move || {
+                let target = Arc::clone(&target);
+                async move { report(&target, resolve_at(&target.host, server).await) }
+            }),
+            // `getaddrinfo` blocks: the check runs on the runner's blocking workers, where
+            // `tokio::net::lookup_host` would run it on tokio's blocking pool.
+            None => {
+                common.into_blocking_check(move || report(&target, resolve_system(&target.host)))
+            }
+        }
     }
 }
 
-async fn probe(target: &Target) -> Component {
+/// The component for what resolving gave.
+fn report(target: &Target, resolved: Result<BTreeSet<IpAddr>, String>) -> Component {
     let host = &target.host;
-    let resolved = match target.nameserver {
-        None => resolve_system(host).await,
-        Some(server) => resolve_at(host, server).await,
-    };
     let addresses = match resolved {
         Ok(addresses) if addresses.is_empty() => Err("no addresses".to_owned()),
         other => other,
@@ -282,9 +287,9 @@ fn join<T: fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
         .join(", ")
 }
 
-/// Resolves `host` with the system's resolver (`getaddrinfo`, on tokio's blocking pool).
-async fn resolve_system(host: &str) -> Result<BTreeSet<IpAddr>, String> {
-    match tokio::net::lookup_host((host, 0)).await {
+/// Resolves `host` with the system's resolver (`getaddrinfo`, which blocks).
+fn resolve_system(host: &str) -> Result<BTreeSet<IpAddr>, String> {
+    match (host, 0).to_socket_addrs() {
         Ok(addrs) => Ok(addrs.map(|addr| addr.ip()).collect()),
         Err(e) => Err(e.to_string()),
     }
