@@ -18,6 +18,8 @@ mod http_server;
 mod http;
 mod disk;
 mod memory;
+mod dns;
+mod memcached;
 mod tcp;
 
 use std::future::Future;
@@ -128,6 +130,12 @@ fn main() {
     }
     if runs("memory") {
         rows.extend(memory::bench(&runtime));
+    }
+    if runs("dns") {
+        rows.push(dns::bench(&runtime));
+    }
+    if runs("memcached") {
+        rows.push(memcached::bench(&runtime));
     }
     println!("| kind | raw call | checker | ratio |");
     println!("|---|---:|---:|---:|");

@@ -8,6 +8,8 @@ mod support;
 mod http;
 mod disk;
 mod memory;
+mod dns;
+mod memcached;
 mod tcp;
 
 use healthcheck::{Check, ComponentReport, HealthChecks, Report};

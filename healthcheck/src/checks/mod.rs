@@ -11,6 +11,8 @@
 //! | [`http`](fn@http) | `http` | a URL answers with an expected status (header, body text) | `status_code`, `ttfb_ms` |
 //! | [`disk`] | `disk` | free space and inodes of a filesystem are above [`Threshold`]s | `path`, `free_bytes`, `total_bytes`, `free_percent`, `free_inodes`, `total_inodes` |
 //! | [`memory`] | `memory` | available memory, within the container's cgroup limit, is above [`Threshold`]s | `available_bytes`, `total_bytes`, `available_percent`, `cgroup_limit_bytes`, `source` |
+//! | [`dns`] | `dns` | a name resolves (to the addresses expected) | `addresses`, `nameserver` |
+//! | [`memcached`] | `memcached` | the server answers `version` | `version` |
 //!
 //! A checker that cannot even be built — a malformed URL or address — is not a check that
 //! fails at every run: [`HealthChecksBuilder::build`](crate::HealthChecksBuilder::build) fails
@@ -33,6 +35,12 @@ mod http;
 mod disk;
 #[cfg(feature = "memory")]
 mod memory;
+#[cfg(feature = "dns")]
+mod dns;
+#[cfg(feature = "memcached")]
+mod memcached;
+#[cfg(any(feature = "tcp", feature = "memcached"))]
+mod address;
 mod redact;
 #[cfg(feature = "tcp")]
 mod tcp;
@@ -45,6 +53,10 @@ pub use self::http::{BODY_LIMIT, Http, StatusCodes, http};
 pub use disk::{Disk, disk};
 #[cfg(feature = "memory")]
 pub use memory::{Memory, memory};
+#[cfg(feature = "dns")]
+pub use dns::{Dns, dns};
+#[cfg(feature = "memcached")]
+pub use memcached::{Memcached, memcached};
 pub use redact::{MASK, redact};
 #[cfg(feature = "tcp")]
 pub use tcp::{Tcp, tcp};

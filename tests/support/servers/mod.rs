@@ -3,6 +3,7 @@
 //! packages; a missing binary fails the test with a message that says so.
 
 pub mod etcd;
+pub mod memcached;
 pub mod postgres;
 pub mod redis;
 
