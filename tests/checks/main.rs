@@ -5,6 +5,9 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod etcd;
+mod postgres;
+mod redis;
 mod tcp;
 
 use healthcheck::{Check, ComponentReport, HealthChecks, Report};

@@ -8,6 +8,9 @@
 //! | kind | feature | healthy when | fields |
 //! |---|---|---|---|
 //! | [`tcp`] | `tcp` | a connection opens | `address`, `connect_ms` |
+//! | [`postgres`] | `postgres` | a pooled connection runs `SELECT 1` (or a query) | `server_version` |
+//! | [`redis`] | `redis` | `PING` answers (degraded: memory above a threshold) | `redis_version`, `used_memory`, `maxmemory` |
+//! | [`etcd`] | `etcd` | every member answers and a leader is known (degraded: a minority down) | `members`, `healthy_members`, `leader`, `down` |
 //!
 //! A checker that cannot even be built — a malformed URL or address — is not a check that
 //! fails at every run: [`HealthChecksBuilder::build`](crate::HealthChecksBuilder::build) fails
@@ -24,11 +27,25 @@ use std::time::Duration;
 use crate::check::{Check, Probe};
 use crate::outcome::IntoComponent;
 
+#[cfg(feature = "etcd")]
+mod etcd;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod redact;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(any(feature = "postgres", feature = "redis", feature = "etcd"))]
+mod task;
 #[cfg(feature = "tcp")]
 mod tcp;
 
+#[cfg(feature = "etcd")]
+pub use etcd::{Etcd, etcd};
+#[cfg(feature = "postgres")]
+pub use postgres::{Postgres, PostgresTarget, postgres};
 pub use redact::{MASK, redact};
+#[cfg(feature = "redis")]
+pub use redis::{Redis, RedisTarget, redis};
 #[cfg(feature = "tcp")]
 pub use tcp::{Tcp, tcp};
 
