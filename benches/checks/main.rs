@@ -11,6 +11,9 @@
 #[allow(dead_code, unreachable_pub)]
 mod servers;
 
+mod etcd;
+mod postgres;
+mod redis;
 mod tcp;
 
 use std::future::Future;
@@ -93,6 +96,15 @@ fn main() {
     let mut rows = Vec::new();
     if runs("tcp") {
         rows.push(tcp::bench(&runtime));
+    }
+    if runs("postgres") {
+        rows.push(postgres::bench(&runtime));
+    }
+    if runs("redis") {
+        rows.push(redis::bench(&runtime));
+    }
+    if runs("etcd") {
+        rows.push(etcd::bench(&runtime));
     }
     println!("| kind | raw call | checker | ratio |");
     println!("|---|---:|---:|---:|");

@@ -10,7 +10,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use tokio_postgres::NoTls;
 
 use crate::check::Check;
-use crate::checks::task::{on_own_runtime, with_causes};
+use crate::checks::task::with_causes;
 use crate::checks::{Common, common_settings, redact};
 use crate::component::Component;
 
@@ -34,10 +34,10 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// fails).
 ///
 /// Given a connection string, the checker keeps a pool of its own of up to 2 connections, made
-/// on first use (building never connects), recycled without a round trip (a connection the
-/// server closed is dropped), and living on the SDK's runtime, so that it outlives the runtime
-/// that first ran the check. A pooled connection found closed (a restarted server) is replaced
-/// and the query run once more in the same run; a server that is down makes the check unhealthy.
+/// on first use (building never connects) and recycled without a round trip: a connection
+/// found closed — the server restarted, or the runtime that ran its task is gone — is dropped
+/// and another made. One that turns out closed during the query is replaced and the query run
+/// once more in the same run; a server that is down makes the check unhealthy.
 /// Connections are not encrypted (no TLS), like the PostgreSQL fleet store's.
 ///
 /// Unless the connection string says otherwise, the application name is `healthcheck`,
@@ -247,7 +247,7 @@ impl From<Postgres> for Check {
             query,
             version: Mutex::new(None),
         });
-        common.into_check(move || on_own_runtime(probe(Arc::clone(&shared))))
+        common.into_check(move || probe(Arc::clone(&shared)))
     }
 }
 

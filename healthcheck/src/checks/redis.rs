@@ -5,11 +5,11 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use redis::RedisError;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::aio::{ConnectionManager, MultiplexedConnection};
+use redis::{AsyncConnectionConfig, RedisError};
 
 use crate::check::Check;
-use crate::checks::task::{on_own_runtime, with_causes};
+use crate::checks::task::with_causes;
 use crate::checks::{Common, common_settings, redact};
 use crate::component::Component;
 
@@ -27,11 +27,11 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// when a threshold is set, `used_memory` and `maxmemory` in bytes (`maxmemory` is 0 when the
 /// server has no limit).
 ///
-/// Given a URL, the checker keeps a connection of its own (Redis's `ConnectionManager`), made
-/// on first use (building never connects) on the SDK's runtime, so that it outlives the runtime
-/// that first ran the check. A connection found dropped (a restarted server) is replaced and the
-/// command sent once more in the same run; after any failure the next run starts from a fresh
-/// connection, so a password fixed on the server is taken without a restart.
+/// Given a URL, the checker keeps a connection of its own (a multiplexed connection), made on
+/// first use (building never connects). A connection found dropped — the server restarted, or
+/// the runtime that ran its task is gone — is replaced and the command sent once more in the
+/// same run; after any failure the next run starts from a fresh connection, so a password fixed
+/// on the server is taken without a restart.
 ///
 /// # Example
 /// ```no_run
@@ -203,10 +203,10 @@ impl Redis {
 
 /// The connection of the checker.
 enum Connection {
-    /// Its own, made from the client on first use and forgotten after a failure.
+    /// Its own, made on first use and forgotten after a failure.
     Own {
         client: redis::Client,
-        manager: Mutex<Option<ConnectionManager>>,
+        current: Mutex<Option<MultiplexedConnection>>,
     },
     Manager(ConnectionManager),
     Multiplexed(MultiplexedConnection),
@@ -239,21 +239,26 @@ impl Live {
 }
 
 impl Connection {
-    /// A connection to send on; the checker's own is made here (on the SDK's runtime).
-    fn live(&self) -> Result<Live, RedisError> {
+    /// A connection to send on; the checker's own is made here when there is none, its task on
+    /// the current runtime.
+    async fn live(&self) -> Result<Live, RedisError> {
         match self {
-            Connection::Own { client, manager } => {
-                let mut manager = manager.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some(manager) = manager.as_ref() {
-                    return Ok(Live::Manager(manager.clone()));
+            Connection::Own { client, current } => {
+                if let Some(connection) = current
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .as_ref()
+                {
+                    return Ok(Live::Multiplexed(connection.clone()));
                 }
-                let config = ConnectionManagerConfig::new()
+                let config = AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(CONNECT_TIMEOUT))
-                    .set_response_timeout(Some(RESPONSE_TIMEOUT))
-                    .set_number_of_retries(0);
-                let made = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
-                *manager = Some(made.clone());
-                Ok(Live::Manager(made))
+                    .set_response_timeout(Some(RESPONSE_TIMEOUT));
+                let made = client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await?;
+                *current.lock().unwrap_or_else(PoisonError::into_inner) = Some(made.clone());
+                Ok(Live::Multiplexed(made))
             }
             Connection::Manager(connection) => Ok(Live::Manager(connection.clone())),
             Connection::Multiplexed(connection) => Ok(Live::Multiplexed(connection.clone())),
@@ -262,8 +267,8 @@ impl Connection {
 
     /// Forgets the checker's own connection, so that the next run starts afresh.
     fn reset(&self) {
-        if let Connection::Own { manager, .. } = self {
-            manager
+        if let Connection::Own { current, .. } = self {
+            current
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .take();
@@ -295,7 +300,7 @@ impl From<Redis> for Check {
                 client: Ok(client), ..
             } => Connection::Own {
                 client,
-                manager: Mutex::new(None),
+                current: Mutex::new(None),
             },
             Target::Manager(connection) => Connection::Manager(connection),
             Target::Multiplexed(connection) => Connection::Multiplexed(connection),
@@ -311,7 +316,7 @@ impl From<Redis> for Check {
             max_used,
             version: Mutex::new(None),
         });
-        common.into_check(move || on_own_runtime(probe(Arc::clone(&shared))))
+        common.into_check(move || probe(Arc::clone(&shared)))
     }
 }
 
@@ -360,7 +365,7 @@ async fn ask_retrying(shared: &Shared) -> Result<Answers, RedisError> {
 }
 
 async fn ask(shared: &Shared) -> Result<Answers, RedisError> {
-    let mut live = shared.connection.live()?;
+    let mut live = shared.connection.live().await?;
     let version = shared
         .version
         .lock()

@@ -1,21 +1,28 @@
-//! What the checkers on network clients (PostgreSQL, Redis, etcd) share: their calls run on the
-//! SDK's own runtime, and their errors are told with their causes.
+//! What the checkers on network clients share: running a probe on the SDK's own runtime, and
+//! telling errors with their causes.
 //!
 //! A client's background tasks (connection drivers, reconnection) live on the runtime that polls
-//! it first. Running each probe in a task on [`own_runtime`](crate::health::own_runtime), which
-//! lives as long as the process, keeps a checker's pooled connections working after the runtime
-//! that first ran it has been dropped.
+//! it first. The PostgreSQL and Redis checkers leave theirs there and replace a connection whose
+//! task has gone with its runtime, as they would one the server closed. etcd's clients do not
+//! say when that happened, so the etcd checker runs each probe in a task on
+//! [`own_runtime`](crate::health::own_runtime), which lives as long as the process.
 
+#[cfg(feature = "etcd")]
 use std::future::Future;
+#[cfg(feature = "etcd")]
 use std::pin::Pin;
+#[cfg(feature = "etcd")]
 use std::task::{Context, Poll};
 
+#[cfg(feature = "etcd")]
 use tokio::task::JoinHandle;
 
+#[cfg(feature = "etcd")]
 use crate::component::Component;
 
 /// Runs `probe` on the SDK's own runtime and waits for it from the caller's. Dropping the
 /// returned future (the run's deadline passed) aborts the probe, so that nothing of it lingers.
+#[cfg(feature = "etcd")]
 pub(crate) async fn on_own_runtime<F>(probe: F) -> Component
 where
     F: Future<Output = Component> + Send + 'static,
@@ -32,8 +39,10 @@ where
 }
 
 /// A task handle that aborts its task when dropped.
+#[cfg(feature = "etcd")]
 struct AbortOnDrop<T>(JoinHandle<T>);
 
+#[cfg(feature = "etcd")]
 impl<T> Future for AbortOnDrop<T> {
     type Output = Result<T, tokio::task::JoinError>;
 
@@ -42,6 +51,7 @@ impl<T> Future for AbortOnDrop<T> {
     }
 }
 
+#[cfg(feature = "etcd")]
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
