@@ -22,8 +22,8 @@ const POOL_SIZE: usize = 2;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long waiting for a pooled connection, making or recycling one may take.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
-/// The server-side limit of the check's statements, unless the check's timeout is longer or the
-/// connection string sets `options`.
+/// The server-side limit of the check's statements when the check sets no timeout (and the
+/// connection string no `options`); otherwise the check's timeout is the limit.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A PostgreSQL check, made by [`postgres`]: healthy when a connection from the pool runs the
