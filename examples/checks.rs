@@ -31,13 +31,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .check(checks::tcp("downstream_port", downstream.to_string()).groups(["deps"]))
         .check(checks::dns("localhost_resolves", "localhost").critical(false))
-        .check(checks::disk("disk", ".").degraded_below("10%").unhealthy_below("2%"))
-        .check(checks::memory("memory").degraded_below("10%").unhealthy_below("5%"));
+        .check(
+            checks::disk("disk", ".")
+                .degraded_below("10%")
+                .unhealthy_below("2%"),
+        )
+        .check(
+            checks::memory("memory")
+                .degraded_below("10%")
+                .unhealthy_below("5%"),
+        );
     if let Ok(url) = std::env::var("DATABASE_URL") {
         builder = builder.check(checks::postgres("postgres", url).groups(["deps"]));
     }
     if let Ok(url) = std::env::var("REDIS_URL") {
-        builder = builder.check(checks::redis("redis", url).max_memory_usage(0.9).groups(["deps"]));
+        builder = builder.check(
+            checks::redis("redis", url)
+                .max_memory_usage(0.9)
+                .groups(["deps"]),
+        );
     }
     if let Ok(addr) = std::env::var("MEMCACHED_ADDR") {
         builder = builder.check(checks::memcached("memcached", addr).groups(["deps"]));

@@ -15,11 +15,14 @@ mod servers;
 #[allow(dead_code, unreachable_pub)]
 mod http_server;
 
-mod http;
 mod disk;
-mod memory;
 mod dns;
+mod etcd;
+mod http;
 mod memcached;
+mod memory;
+mod postgres;
+mod redis;
 mod tcp;
 
 use std::future::Future;
@@ -136,6 +139,15 @@ fn main() {
     }
     if runs("memcached") {
         rows.push(memcached::bench(&runtime));
+    }
+    if runs("postgres") {
+        rows.push(postgres::bench(&runtime));
+    }
+    if runs("redis") {
+        rows.push(redis::bench(&runtime));
+    }
+    if runs("etcd") {
+        rows.push(etcd::bench(&runtime));
     }
     println!("| kind | raw call | checker | ratio |");
     println!("|---|---:|---:|---:|");

@@ -5,11 +5,14 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-mod http;
 mod disk;
-mod memory;
 mod dns;
+mod etcd;
+mod http;
 mod memcached;
+mod memory;
+mod postgres;
+mod redis;
 mod tcp;
 
 use healthcheck::{Check, ComponentReport, HealthChecks, Report};

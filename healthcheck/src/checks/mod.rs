@@ -13,6 +13,9 @@
 //! | [`memory`] | `memory` | available memory, within the container's cgroup limit, is above [`Threshold`]s | `available_bytes`, `total_bytes`, `available_percent`, `cgroup_limit_bytes`, `source` |
 //! | [`dns`] | `dns` | a name resolves (to the addresses expected) | `addresses`, `nameserver` |
 //! | [`memcached`] | `memcached` | the server answers `version` | `version` |
+//! | [`postgres`] | `postgres` | a pooled connection runs `SELECT 1` (or a query) | `server_version` |
+//! | [`redis`] | `redis` | `PING` answers (degraded: memory above a threshold) | `redis_version`, `used_memory`, `maxmemory` |
+//! | [`etcd`] | `etcd` | every member answers and a leader is known (degraded: a minority down) | `members`, `healthy_members`, `leader`, `down` |
 //!
 //! A checker that cannot even be built — a malformed URL or address — is not a check that
 //! fails at every run: [`HealthChecksBuilder::build`](crate::HealthChecksBuilder::build) fails
@@ -29,19 +32,27 @@ use std::time::Duration;
 use crate::check::{Check, Probe};
 use crate::outcome::IntoComponent;
 
-#[cfg(feature = "http")]
-mod http;
-#[cfg(feature = "disk")]
-mod disk;
-#[cfg(feature = "memory")]
-mod memory;
-#[cfg(feature = "dns")]
-mod dns;
-#[cfg(feature = "memcached")]
-mod memcached;
 #[cfg(any(feature = "tcp", feature = "memcached"))]
 mod address;
+#[cfg(feature = "disk")]
+mod disk;
+#[cfg(feature = "dns")]
+mod dns;
+#[cfg(feature = "etcd")]
+mod etcd;
+#[cfg(feature = "http")]
+mod http;
+#[cfg(feature = "memcached")]
+mod memcached;
+#[cfg(feature = "memory")]
+mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod redact;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(any(feature = "postgres", feature = "redis", feature = "etcd"))]
+mod task;
 #[cfg(feature = "tcp")]
 mod tcp;
 #[cfg(any(feature = "disk", feature = "memory"))]
@@ -51,13 +62,19 @@ mod threshold;
 pub use self::http::{BODY_LIMIT, Http, StatusCodes, http};
 #[cfg(feature = "disk")]
 pub use disk::{Disk, disk};
-#[cfg(feature = "memory")]
-pub use memory::{Memory, memory};
 #[cfg(feature = "dns")]
 pub use dns::{Dns, dns};
+#[cfg(feature = "etcd")]
+pub use etcd::{Etcd, etcd};
 #[cfg(feature = "memcached")]
 pub use memcached::{Memcached, memcached};
+#[cfg(feature = "memory")]
+pub use memory::{Memory, memory};
+#[cfg(feature = "postgres")]
+pub use postgres::{Postgres, PostgresTarget, postgres};
 pub use redact::{MASK, redact};
+#[cfg(feature = "redis")]
+pub use redis::{Redis, RedisTarget, redis};
 #[cfg(feature = "tcp")]
 pub use tcp::{Tcp, tcp};
 #[cfg(any(feature = "disk", feature = "memory"))]
@@ -65,7 +82,20 @@ pub use threshold::{IntoThreshold, Threshold, ThresholdError};
 
 /// The settings every checker shares with [`Check`], and where it was declared.
 #[derive(Debug)]
-#[cfg_attr(not(any()), allow(dead_code))]
+#[cfg_attr(
+    not(any(
+        feature = "tcp",
+        feature = "http",
+        feature = "dns",
+        feature = "postgres",
+        feature = "redis",
+        feature = "memcached",
+        feature = "etcd",
+        feature = "disk",
+        feature = "memory"
+    )),
+    allow(dead_code)
+)]
 pub(crate) struct Common {
     name: String,
     location: &'static Location<'static>,
@@ -77,7 +107,20 @@ pub(crate) struct Common {
     invalid: Option<String>,
 }
 
-#[cfg_attr(not(any()), allow(dead_code))]
+#[cfg_attr(
+    not(any(
+        feature = "tcp",
+        feature = "http",
+        feature = "dns",
+        feature = "postgres",
+        feature = "redis",
+        feature = "memcached",
+        feature = "etcd",
+        feature = "disk",
+        feature = "memory"
+    )),
+    allow(dead_code)
+)]
 impl Common {
     /// Settings for a checker named `name`, declared where the caller's caller is.
     #[track_caller]
@@ -158,7 +201,20 @@ impl Common {
 
 /// The settings every checker shares with [`Check`]: `timeout`, `groups`, `critical`, `probes`,
 /// for a builder with a `common: Common` field.
-#[cfg_attr(not(any()), allow(unused_macros))]
+#[cfg_attr(
+    not(any(
+        feature = "tcp",
+        feature = "http",
+        feature = "dns",
+        feature = "postgres",
+        feature = "redis",
+        feature = "memcached",
+        feature = "etcd",
+        feature = "disk",
+        feature = "memory"
+    )),
+    allow(unused_macros)
+)]
 macro_rules! common_settings {
     ($ty:ty) => {
         impl $ty {
@@ -196,5 +252,18 @@ macro_rules! common_settings {
         }
     };
 }
-#[cfg_attr(not(any()), allow(unused_imports))]
+#[cfg_attr(
+    not(any(
+        feature = "tcp",
+        feature = "http",
+        feature = "dns",
+        feature = "postgres",
+        feature = "redis",
+        feature = "memcached",
+        feature = "etcd",
+        feature = "disk",
+        feature = "memory"
+    )),
+    allow(unused_imports)
+)]
 pub(crate) use common_settings;
