@@ -391,6 +391,10 @@ impl Check {
     }
 
     /// [`Check::blocking`] declared at `location`, for checks the SDK builds for the caller.
+    #[cfg_attr(
+        not(any(feature = "dns", feature = "disk", feature = "memory")),
+        allow(dead_code)
+    )]
     pub(crate) fn blocking_at<F, R>(
         name: String,
         body: F,

@@ -107,20 +107,8 @@ pub(crate) struct Common {
     invalid: Option<String>,
 }
 
-#[cfg_attr(
-    not(any(
-        feature = "tcp",
-        feature = "http",
-        feature = "dns",
-        feature = "postgres",
-        feature = "redis",
-        feature = "memcached",
-        feature = "etcd",
-        feature = "disk",
-        feature = "memory"
-    )),
-    allow(dead_code)
-)]
+// Each checker uses a part of these; with only some checker features on, the rest is unused.
+#[allow(dead_code)]
 impl Common {
     /// Settings for a checker named `name`, declared where the caller's caller is.
     #[track_caller]
