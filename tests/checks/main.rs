@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod all;
 mod disk;
 mod dns;
 mod etcd;

@@ -199,7 +199,8 @@ fn spawn_worker(queue: &Arc<Queue>) {
 /// threads. Each job publishes its own result.
 pub(crate) fn dispatch(alone: Vec<Job>, batched: Vec<Job>) {
     let workers = alone.len() + usize::from(!batched.is_empty());
-    let supervise = !batched.is_empty();
+    // A batch of one has no check behind it for a stuck worker to hold up.
+    let supervise = batched.len() > 1;
     let queue = Arc::new(Queue {
         jobs: alone
             .into_iter()
