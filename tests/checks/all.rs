@@ -135,7 +135,8 @@ impl Dependencies {
 /// A peer that never answers: a listener whose backlog is full (the kernel drops further
 /// connection attempts), or a UDP socket that reads and says nothing.
 enum Hang {
-    Tcp(socket2::Socket, Vec<socket2::Socket>),
+    /// The listener, and the connections that fill its backlog (held, never read).
+    Tcp(socket2::Socket, #[allow(dead_code)] Vec<socket2::Socket>),
     Udp(std::net::UdpSocket),
 }
 
