@@ -52,7 +52,18 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// The README's code blocks, compiled and run as doctests.
-#[cfg(all(doctest, feature = "axum", feature = "actix-web", feature = "server"))]
+#[cfg(all(
+    doctest,
+    feature = "axum",
+    feature = "actix-web",
+    feature = "server",
+    feature = "http",
+    feature = "postgres",
+    feature = "redis",
+    feature = "etcd",
+    feature = "disk",
+    feature = "memory"
+))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 

@@ -7,15 +7,15 @@
 //!
 //! | kind | feature | healthy when | fields |
 //! |---|---|---|---|
-//! | [`tcp`] | `tcp` | a connection opens | `address`, `connect_ms` |
 //! | [`http`](fn@http) | `http` | a URL answers with an expected status (header, body text) | `status_code`, `ttfb_ms` |
-//! | [`disk`] | `disk` | free space and inodes of a filesystem are above [`Threshold`]s | `path`, `free_bytes`, `total_bytes`, `free_percent`, `free_inodes`, `total_inodes` |
-//! | [`memory`] | `memory` | available memory, within the container's cgroup limit, is above [`Threshold`]s | `available_bytes`, `total_bytes`, `available_percent`, `cgroup_limit_bytes`, `source` |
+//! | [`tcp`] | `tcp` | a connection opens | `address`, `connect_ms` |
 //! | [`dns`] | `dns` | a name resolves (to the addresses expected) | `addresses`, `nameserver` |
-//! | [`memcached`] | `memcached` | the server answers `version` | `version` |
 //! | [`postgres`] | `postgres` | a pooled connection runs `SELECT 1` (or a query) | `server_version` |
 //! | [`redis`] | `redis` | `PING` answers (degraded: memory above a threshold) | `redis_version`, `used_memory`, `maxmemory` |
+//! | [`memcached`] | `memcached` | the server answers `version` | `version` |
 //! | [`etcd`] | `etcd` | every member answers and a leader is known (degraded: a minority down) | `members`, `healthy_members`, `leader`, `down` |
+//! | [`disk`] | `disk` | free space and inodes of a filesystem are above [`Threshold`]s | `path`, `free_bytes`, `total_bytes`, `free_percent`, `free_inodes`, `total_inodes` |
+//! | [`memory`] | `memory` | available memory, within the container's cgroup limit, is above [`Threshold`]s | `available_bytes`, `total_bytes`, `available_percent`, `cgroup_limit_bytes`, `source` |
 //!
 //! A checker that cannot even be built — a malformed URL or address — is not a check that
 //! fails at every run: [`HealthChecksBuilder::build`](crate::HealthChecksBuilder::build) fails
