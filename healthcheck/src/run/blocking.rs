@@ -112,8 +112,10 @@ impl Batch {
             if self.remaining.load(Ordering::Acquire) == 0 {
                 return true;
             }
-            let deadline = tokio::time::Instant::from_std(deadline);
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            if crate::run::deadline::timeout_at(deadline, notified)
+                .await
+                .is_none()
+            {
                 return self.remaining.load(Ordering::Acquire) == 0;
             }
         }

@@ -269,9 +269,8 @@ impl Shared {
                 notified.await;
             }
         };
-        tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), published)
+        crate::run::deadline::timeout_at(deadline, published)
             .await
-            .ok()
             // A result published right at the deadline still counts.
             .or_else(|| self.result.get().cloned())
     }

@@ -14,6 +14,7 @@
 //! [`Flight`]: flight::Flight
 
 pub(crate) mod blocking;
+pub(crate) mod deadline;
 pub(crate) mod flight;
 pub(crate) mod selection;
 
@@ -344,11 +345,11 @@ async fn finish_in_background(future: BoxFuture, landing: Landing) {
     let started = landing.shared().started();
     let mut future = AssertUnwindSafe(future).catch_unwind();
     let outcome = loop {
-        let deadline = tokio::time::Instant::from_std(landing.shared().deadline());
-        match tokio::time::timeout_at(deadline, &mut future).await {
-            Ok(outcome) => break Some(outcome),
-            Err(_) if landing.shared().deadline() > Instant::now() => {}
-            Err(_) => break None,
+        let deadline = landing.shared().deadline();
+        match deadline::timeout_at(deadline, &mut future).await {
+            Some(outcome) => break Some(outcome),
+            None if landing.shared().deadline() > Instant::now() => {}
+            None => break None,
         }
     };
     let took = started.elapsed();
