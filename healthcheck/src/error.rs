@@ -104,3 +104,20 @@ pub enum Error {
     #[error("could not start the runtime that runs health checks for blocking callers: {0}")]
     Runtime(#[source] std::io::Error),
 }
+
+/// `error` and its causes, each once: `a: b: c` (the Display of many client errors leaves the
+/// causes out: tokio-postgres says "db error" for a refused password).
+#[cfg(any(feature = "postgres", feature = "redis", feature = "etcd"))]
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let said = inner.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = inner.source();
+    }
+    text
+}

@@ -1,5 +1,5 @@
 //! What the checkers on network clients share: running a probe on the SDK's own runtime, and
-//! telling errors with their causes.
+//! telling errors with their causes ([`with_causes`]).
 //!
 //! A client's background tasks (connection drivers, reconnection) live on the runtime that polls
 //! it first. The PostgreSQL and Redis checkers leave theirs there and replace a connection whose
@@ -58,17 +58,4 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-/// `error` and its causes, each once: `a: b: c`.
-pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        let said = inner.to_string();
-        if !text.contains(&said) {
-            text.push_str(": ");
-            text.push_str(&said);
-        }
-        cause = inner.source();
-    }
-    text
-}
+pub(crate) use crate::error::with_causes;

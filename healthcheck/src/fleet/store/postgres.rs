@@ -19,6 +19,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
+use crate::error::with_causes;
+
 use super::sql::{self, fields_from_column, labels_from_column, status_from_column};
 use super::{BeatRecord, FleetRecord, FleetStore, StoreError, StoreFuture, StoreUrl, warn_skipped};
 
@@ -263,22 +265,6 @@ impl PostgresStore {
             .await
         })
     }
-}
-
-/// `error` with its causes, which the Display of tokio-postgres's errors leaves out (it says
-/// "db error" for a refused password).
-fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        let said = inner.to_string();
-        if !text.contains(&said) {
-            text.push_str(": ");
-            text.push_str(&said);
-        }
-        cause = inner.source();
-    }
-    text
 }
 
 fn epoch_seconds() -> u64 {
