@@ -128,6 +128,39 @@ async fn instances_publish_every_run_and_the_view_reads_check_group_host() {
 }
 
 #[tokio::test]
+async fn a_burst_of_runs_faster_than_the_writer_publishes_the_newest_of_each_check() {
+    let store: Arc<dyn FleetStore> = Arc::new(MemoryFleetStore::new());
+    let database_up = Arc::new(AtomicBool::new(true));
+    let web1 = instance(
+        &store,
+        "web-1",
+        Arc::clone(&database_up),
+        FleetConfig::new(),
+    );
+    // Hundreds of runs between two looks of the writer (every 100 ms): far more than it keeps
+    // waiting before they are folded; the database goes down for the last ones.
+    for run in 0..500 {
+        database_up.store(run < 490, Ordering::SeqCst);
+        web1.run().await;
+    }
+    assert!(web1.flush_fleet(10 * SECOND).await);
+    let view = web1
+        .fleet()
+        .read(&FleetFilter::new())
+        .await
+        .expect("readable");
+    let database = view.services["payments"]["database"]["db"][0].clone();
+    assert_eq!(
+        database.status,
+        Status::Unhealthy,
+        "the newest result: {view:?}"
+    );
+    assert_eq!(database.message.as_deref(), Some("connection refused"));
+    let cache = view.services["payments"]["cache"][""][0].clone();
+    assert_eq!(cache.status, Status::Healthy);
+}
+
+#[tokio::test]
 async fn an_instance_that_stops_publishing_is_stale_after_the_window_then_gone() {
     let store: Arc<dyn FleetStore> = Arc::new(MemoryFleetStore::new());
     let window = Duration::from_millis(300);

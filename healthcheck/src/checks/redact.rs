@@ -43,6 +43,15 @@ const SECRET_NAMES: [&str; 10] = [
 /// ```
 #[must_use]
 pub fn redact(text: &str) -> Cow<'_, str> {
+    // Most messages hold nothing to mask: say so without lowering their case or scanning them
+    // three times. Every credential below needs an `@`, a `=` or one of these words.
+    if !text.contains(['@', '='])
+        && !["authorization", "bearer", "basic"]
+            .iter()
+            .any(|word| contains_ignoring_ascii_case(text, word))
+    {
+        return Cow::Borrowed(text);
+    }
     let mut out = Cow::Borrowed(text);
     for mask in [url_passwords, authorization, secret_pairs] {
         if let Cow::Owned(masked) = mask(&out) {
@@ -50,6 +59,13 @@ pub fn redact(text: &str) -> Cow<'_, str> {
         }
     }
     out
+}
+
+/// Whether `text` holds `word` (lowercase ASCII), in any ASCII case.
+fn contains_ignoring_ascii_case(text: &str, word: &str) -> bool {
+    text.as_bytes()
+        .windows(word.len())
+        .any(|window| window.eq_ignore_ascii_case(word.as_bytes()))
 }
 
 /// Replaces the byte ranges `spans` (sorted, not overlapping) of `text` with [`MASK`].

@@ -3,7 +3,7 @@
 //! a task there, looking every 100 ms, writes them to the store, retrying with backoff while the store is down. Only the newest result of
 //! each (check, group) waits: an outage costs no memory beyond one result per check.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 
 use super::identity::Identity;
 use super::store::{BeatRecord, FleetRecord, FleetStore, StoreError};
-use crate::check::CheckRef;
+use crate::check::{CheckDef, CheckRef};
 use crate::component::Status;
 
 /// How long one call to the store may take before it counts as failed.
@@ -142,7 +142,24 @@ impl Publisher {
         }
         let mut pending = lock(&self.shared.pending);
         if pending.batches.len() >= MAX_BATCHES {
-            // The writer is far behind (the store is down): keep the newest of each only.
+            // The writer is behind (runs come faster than it looks, or the store is down): keep
+            // only the newest finding of each check, moved as it is.
+            let mut seen = HashSet::new();
+            let mut kept: Vec<Batch> = std::mem::take(&mut pending.batches)
+                .into_iter()
+                .rev()
+                .filter_map(|mut batch| {
+                    batch
+                        .findings
+                        .retain(|f| seen.insert(std::ptr::from_ref::<CheckDef>(&f.check)));
+                    (!batch.findings.is_empty()).then_some(batch)
+                })
+                .collect();
+            kept.reverse();
+            pending.batches = kept;
+        }
+        if pending.batches.len() >= MAX_BATCHES {
+            // Still as many (each run had checks of its own): fold them into records.
             let batches = std::mem::take(&mut pending.batches);
             for batch in batches {
                 for record in self.shared.records(batch) {
@@ -287,7 +304,7 @@ impl Shared {
         let mut handed = Vec::new();
         // Newest first: a check's result superseded by a later run is never turned into a
         // record.
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         for batch in batches.into_iter().rev() {
             let findings: Vec<Finding> = batch
                 .findings
