@@ -558,8 +558,9 @@ impl HealthChecks {
     /// component unhealthy.
     ///
     /// Meant for a Tokio runtime with its time driver on (`enable_all` or `enable_time`, as
-    /// `#[tokio::main]` sets up): timeouts need it. Called from any other executor, the checks
-    /// run on a small runtime of the SDK's own.
+    /// `#[tokio::main]` sets up): runs with several blocking checks, and checks that use Tokio's
+    /// timers, need it (the checks' deadlines themselves are kept by a thread of the SDK's own).
+    /// Called from any other executor, the checks run on a small runtime of the SDK's own.
     pub async fn run(&self) -> Report {
         match self.run_selection(&Selection::All).await {
             Ok(report) => report,
