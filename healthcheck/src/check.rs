@@ -411,6 +411,7 @@ impl Check {
     /// Marks the check as one that cannot be built, for `reason` (which must hold no secret):
     /// [`HealthChecksBuilder::build`](crate::HealthChecksBuilder::build) fails with
     /// [`Error::InvalidCheck`](crate::Error::InvalidCheck).
+    #[allow(dead_code)] // Used by the built-in checkers, each behind its feature.
     pub(crate) fn invalid(mut self, reason: String) -> Self {
         self.invalid = Some(reason);
         self

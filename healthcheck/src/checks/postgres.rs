@@ -61,15 +61,12 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 ///
 /// Or on the application's own pool, which then also tells whether it can hand out a
 /// connection:
-/// ```no_run
-/// # fn pool() -> deadpool_postgres::Pool { unimplemented!() }
+/// ```
 /// use healthcheck::{HealthChecks, checks};
 ///
-/// let pool: deadpool_postgres::Pool = pool();
-/// let health = HealthChecks::builder()
-///     .check(checks::postgres("db", &pool))
-///     .build()?;
-/// # Ok::<(), healthcheck::Error>(())
+/// fn health(pool: &deadpool_postgres::Pool) -> Result<HealthChecks, healthcheck::Error> {
+///     HealthChecks::builder().check(checks::postgres("db", pool)).build()
+/// }
 /// ```
 #[must_use = "a checker does nothing until it is given to HealthChecksBuilder::check"]
 pub struct Postgres {
