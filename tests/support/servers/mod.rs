@@ -26,9 +26,15 @@ pub fn temp_dir(name: &str) -> PathBuf {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_nanos();
-    let dir =
-        std::env::temp_dir().join(format!("healthcheck-{name}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    // Tests of one binary start servers at the same moment: the clock alone does not tell
+    // their directories apart (a server's drop would then remove another's).
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!(
+        "healthcheck-{name}-{}-{nanos}-{n}",
+        std::process::id()
+    ));
+    std::fs::create_dir(&dir).expect("a new temporary directory");
     dir
 }
 
