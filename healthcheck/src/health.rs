@@ -16,8 +16,9 @@ use crate::fleet::{
     Beat, BeatCell, Finding, Fleet, FleetConfig, Heartbeat, Identity, IdentitySettings,
     PublishStatus, Publisher, ResolvedFleet, SharedBeats,
 };
+use crate::linked;
 use crate::metrics::{CheckRecord, Message, MetricsConfig, Pipeline, RunRecord, Statsd};
-use crate::registry;
+use crate::readiness::ReadinessState;
 use crate::report::{ComponentReport, Report, default_reduce};
 use crate::run::{self as runner, selection::Selection};
 
@@ -222,7 +223,7 @@ impl HealthChecksBuilder {
         if self.registered {
             let keep = |def: &CheckDef| self.filter.as_ref().is_none_or(|keep| keep(def));
             checks.extend(
-                registry::registered()
+                linked::registered()
                     .filter(|def| keep(def))
                     .map(CheckRef::Static),
             );
@@ -285,6 +286,7 @@ impl HealthChecksBuilder {
         } else {
             None
         };
+        let readiness = Arc::new(ReadinessState::new(&checks));
         let health = HealthChecks {
             inner: Arc::new(Inner {
                 identity,
@@ -296,6 +298,7 @@ impl HealthChecksBuilder {
                 metrics,
                 fleet,
                 publisher,
+                readiness,
             }),
         };
         if health.inner.fleet.explicit && health.inner.publisher.is_some() {
@@ -399,6 +402,8 @@ struct Inner {
     fleet: ResolvedFleet,
     /// Hands results to the fleet store; `None` when read-only.
     publisher: Option<Publisher>,
+    /// The readiness checks' latest results, for those who follow them.
+    readiness: Arc<ReadinessState>,
 }
 
 impl fmt::Debug for HealthChecks {
@@ -417,6 +422,27 @@ impl HealthChecks {
     /// A builder that starts from every `#[healthcheck]` function linked into the program.
     pub fn builder() -> HealthChecksBuilder {
         HealthChecksBuilder::new()
+    }
+
+    /// Starts a graceful shutdown: readiness is down from now on, whatever the checks say. The
+    /// HTTP endpoints' readiness answers 503 "shutting down" (see
+    /// [`HealthHandler::begin_shutdown`](crate::http::HealthHandler::begin_shutdown)), and a
+    /// service registry entry turns `DOWN` at once. Clones of this `HealthChecks` share it; it
+    /// cannot be undone.
+    pub fn begin_shutdown(&self) {
+        self.inner.readiness.begin_shutdown();
+    }
+
+    /// Whether [`begin_shutdown`](Self::begin_shutdown) was called.
+    #[must_use]
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.readiness.is_shutting_down()
+    }
+
+    /// Follows the readiness checks' results (for the service registry).
+    #[cfg_attr(not(feature = "registry"), allow(dead_code))]
+    pub(crate) fn follow_readiness(&self) -> crate::readiness::Follower {
+        self.inner.readiness.follow()
     }
 
     /// The checks, sorted by name.
@@ -742,13 +768,21 @@ impl HealthChecks {
 
     /// Runs the selected checks on the current Tokio runtime: each one's report entry, in name
     /// order, with whether this run executed it.
-    async fn run_entries(&self, selected: &[usize]) -> Ran<'_> {
+    async fn run_entries(&self, indices: &[usize]) -> Ran<'_> {
         // The report shows milliseconds: keep no more, so that it reads back equal.
         let timestamp = Utc::now().trunc_subsecs(3);
         let started = Instant::now();
-        let selected: Vec<&CheckRef> = selected.iter().map(|&i| &self.inner.checks[i]).collect();
+        let selected: Vec<&CheckRef> = indices.iter().map(|&i| &self.inner.checks[i]).collect();
         let outcomes = runner::run(&selected, self.inner.default_timeout).await;
         let duration = started.elapsed();
+        if self.inner.readiness.followed() {
+            self.inner.readiness.observe(
+                indices
+                    .iter()
+                    .zip(&outcomes)
+                    .map(|(&index, outcome)| (index, outcome.component.status())),
+            );
+        }
         let entries = selected
             .into_iter()
             .zip(outcomes)

@@ -77,7 +77,11 @@ pub mod http;
 mod json;
 pub mod metrics;
 mod outcome;
-mod registry;
+mod linked;
+mod readiness;
+#[cfg(feature = "registry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "registry")))]
+pub mod registry;
 mod report;
 mod run;
 

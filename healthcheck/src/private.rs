@@ -5,7 +5,7 @@ pub use ::inventory;
 pub use crate::check::{Body, BoxFuture, CheckDef};
 pub use crate::component::Component;
 pub use crate::outcome::IntoComponent;
-pub use crate::registry::Registration;
+pub use crate::linked::Registration;
 
 /// Turns a check's return value into a [`Component`]; the expansion calls it with the span of the
 /// function's return type, so a type that is no check result is reported there.

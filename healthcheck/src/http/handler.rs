@@ -98,6 +98,8 @@ enum Endpoint {
     Heartbeat(Probe),
     Ping,
     Fleet,
+    /// `GET <base>/registry`, when a service registry is configured.
+    Registry,
 }
 
 impl Endpoint {
@@ -114,7 +116,7 @@ impl Endpoint {
             Endpoint::Heartbeat(Probe::Readiness) => Some(4),
             Endpoint::Heartbeat(_) => Some(5),
             Endpoint::Ping => Some(6),
-            Endpoint::Fleet => None,
+            Endpoint::Fleet | Endpoint::Registry => None,
         }
     }
 
@@ -240,12 +242,13 @@ impl HealthHandler {
     /// Kubernetes takes the pod out of its load balancers before it stops.
     pub fn begin_shutdown(&self) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
+        self.inner.health.begin_shutdown();
     }
 
     /// Whether [`begin_shutdown`](Self::begin_shutdown) was called.
     #[must_use]
     pub fn is_shutting_down(&self) -> bool {
-        self.inner.shutting_down.load(Ordering::SeqCst)
+        self.inner.shutting_down.load(Ordering::SeqCst) || self.inner.health.is_shutting_down()
     }
 
     /// Answers one request. `None` when the path is not one of the endpoints, so that an adapter
@@ -290,6 +293,7 @@ impl HealthHandler {
             "/.well-known/heartbeat/liveliness" => Endpoint::Heartbeat(Probe::Liveness),
             "/ping" => Endpoint::Ping,
             "/fleet" => Endpoint::Fleet,
+            "/registry" if self.serves_registry() => Endpoint::Registry,
             other => {
                 let single = [
                     ("/livez/", Probe::Liveness),
@@ -477,6 +481,7 @@ impl HealthHandler {
                 Ok((status, JSON, render::heartbeat_json(&report, details)))
             }
             (Endpoint::Ping, _) => Ok(self.ping().await),
+            (Endpoint::Registry, _) => Ok(self.registry_endpoint(details).await),
             (Endpoint::Fleet, Params::Fleet { filter, text }) => {
                 Ok(self.fleet_endpoint(&filter, text, details).await)
             }
@@ -583,9 +588,10 @@ impl HealthHandler {
                 excluded.dedup();
                 Ok(Params::Probe { verbose, excluded })
             }
-            Endpoint::Probe(_, Some(_)) | Endpoint::Heartbeat(_) | Endpoint::Ping => {
-                Ok(Params::None)
-            }
+            Endpoint::Probe(_, Some(_))
+            | Endpoint::Heartbeat(_)
+            | Endpoint::Ping
+            | Endpoint::Registry => Ok(Params::None),
             Endpoint::Fleet => {
                 let mut filter = FleetFilter::new();
                 let mut text = false;
@@ -680,6 +686,62 @@ impl HealthHandler {
             Format::HealthJson => (status, HEALTH_JSON, render::health_json(&report, details)),
             Format::Text => (status, TEXT, render::report_text(&report, details)),
         }
+    }
+
+    /// Whether `GET <base>/registry` is served.
+    fn serves_registry(&self) -> bool {
+        #[cfg(feature = "registry")]
+        return self.inner.options.registry.is_some();
+        #[cfg(not(feature = "registry"))]
+        return false;
+    }
+
+    /// `GET <base>/registry`: the registered instances, 200; 503 with a JSON error when etcd
+    /// cannot be read. Without details, only each instance's id, type and status.
+    async fn registry_endpoint(&self, details: bool) -> (StatusCode, &'static str, Vec<u8>) {
+        #[cfg(feature = "registry")]
+        if let Some(registry) = &self.inner.options.registry {
+            return match registry.list(&crate::registry::RegistryFilter::new()).await {
+                Ok(records) => {
+                    let instances: Vec<serde_json::Value> = records
+                        .iter()
+                        .map(|record| {
+                            if details {
+                                serde_json::to_value(record).unwrap_or_default()
+                            } else {
+                                serde_json::json!({
+                                    "id": record.id,
+                                    "type": record.kind,
+                                    "status": record.status,
+                                })
+                            }
+                        })
+                        .collect();
+                    let body = serde_json::json!({ "instances": instances });
+                    (StatusCode::OK, JSON, body.to_string().into_bytes())
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the service registry could not be read");
+                    let message = if details {
+                        format!("the service registry could not be read: {error}")
+                    } else {
+                        "the service registry could not be read".to_owned()
+                    };
+                    let body = serde_json::json!({ "error": message });
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        JSON,
+                        body.to_string().into_bytes(),
+                    )
+                }
+            };
+        }
+        let _ = details;
+        (
+            StatusCode::NOT_FOUND,
+            JSON,
+            br#"{"error":"not found"}"#.to_vec(),
+        )
     }
 
     /// `GET <base>/fleet`: the fleet view, 200 or 503 by the fleet's rule; 503 with a JSON
@@ -886,7 +948,7 @@ impl HealthHandler {
                 br#"{"status":false,"message":"shutting down"}"#.to_vec(),
             ),
             // Never reached: the fleet is not a readiness endpoint.
-            Endpoint::Probe(..) | Endpoint::Ping | Endpoint::Fleet => {
+            Endpoint::Probe(..) | Endpoint::Ping | Endpoint::Fleet | Endpoint::Registry => {
                 (TEXT, b"shutting down".to_vec())
             }
         };

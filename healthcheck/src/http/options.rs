@@ -66,6 +66,8 @@ pub struct HttpOptions {
     pub(crate) refresh_checks: Vec<(String, Duration)>,
     pub(crate) ping: Option<Arc<PingFn>>,
     pub(crate) store: Option<Arc<dyn ResultStore>>,
+    #[cfg(feature = "registry")]
+    pub(crate) registry: Option<crate::registry::Registry>,
 }
 
 impl fmt::Debug for HttpOptions {
@@ -102,7 +104,18 @@ impl HttpOptions {
             refresh_checks: Vec::new(),
             ping: None,
             store: None,
+            #[cfg(feature = "registry")]
+            registry: None,
         }
+    }
+
+    /// Serves `GET <base>/registry`: the instances of `registry`, as JSON (with details hidden
+    /// as in the report: without them, only each instance's id, type and status).
+    #[cfg(feature = "registry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "registry")))]
+    pub fn registry(mut self, registry: crate::registry::Registry) -> Self {
+        self.registry = Some(registry);
+        self
     }
 
     /// The path the endpoints sit under, such as `/health` (then `/health/healthcheck`, ...).

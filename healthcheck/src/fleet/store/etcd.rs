@@ -205,7 +205,7 @@ impl EtcdStore {
 
 /// The endpoints (`http://host:port`) and the credentials of an `etcd://` URL.
 #[allow(clippy::type_complexity)]
-fn parse_endpoints(url: &StoreUrl) -> Result<(Vec<String>, Option<(String, String)>), String> {
+pub(crate) fn parse_endpoints(url: &StoreUrl) -> Result<(Vec<String>, Option<(String, String)>), String> {
     let rest = url
         .expose()
         .split_once("://")

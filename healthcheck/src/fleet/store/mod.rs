@@ -36,6 +36,8 @@ pub use crate::http::StoreFuture;
 #[cfg(feature = "etcd")]
 #[cfg_attr(docsrs, doc(cfg(feature = "etcd")))]
 pub use etcd::EtcdStore;
+#[cfg(feature = "registry")]
+pub(crate) use etcd::parse_endpoints as etcd_endpoints;
 pub use memory::MemoryFleetStore;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
