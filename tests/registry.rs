@@ -708,3 +708,37 @@ async fn the_http_endpoint_lists_instances_with_details_hidden_without_the_token
     );
     drop(registration);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_registration_deregisters_in_the_background_and_two_instances_are_apart() {
+    let server = etcd::start();
+    let registry = registry(
+        &server.addr.to_string(),
+        "/services",
+        Duration::from_secs(10),
+    );
+    let kept = process("i-kept", "api", true);
+    let dropped = process("i-dropped", "api", true);
+    let kept_registration = registry.register(Instance::of(&kept.health));
+    let dropped_registration = registry.register(Instance::of(&dropped.health));
+    registered(&kept_registration, InstanceStatus::Up).await;
+    registered(&dropped_registration, InstanceStatus::Up).await;
+    let mut watch = registry.watch(RegistryFilter::new().status(InstanceStatus::Up));
+    let _ = next_about(&mut watch, "i-dropped", Duration::from_secs(2)).await;
+    drop(dropped_registration);
+    assert!(matches!(
+        next_about(&mut watch, "i-dropped", Duration::from_secs(2)).await,
+        RegistryEvent::Down(_, DownReason::Deregistered)
+    ));
+    // Its lease revoked right after: gone, not after the 10 s time to live.
+    let gone = async {
+        while registry.get("i-dropped").await.expect("a read").is_some() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(1), gone)
+        .await
+        .expect("gone within a second");
+    assert!(registry.is_up("i-kept").await.expect("a read"));
+    assert_eq!(kept_registration.state().registrations, 1);
+}
