@@ -62,7 +62,8 @@
     feature = "redis",
     feature = "etcd",
     feature = "disk",
-    feature = "memory"
+    feature = "memory",
+    feature = "registry"
 ))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
@@ -75,9 +76,9 @@ pub mod fleet;
 mod health;
 pub mod http;
 mod json;
+mod linked;
 pub mod metrics;
 mod outcome;
-mod linked;
 mod readiness;
 #[cfg(feature = "registry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "registry")))]

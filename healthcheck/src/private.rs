@@ -4,8 +4,8 @@ pub use ::inventory;
 
 pub use crate::check::{Body, BoxFuture, CheckDef};
 pub use crate::component::Component;
-pub use crate::outcome::IntoComponent;
 pub use crate::linked::Registration;
+pub use crate::outcome::IntoComponent;
 
 /// Turns a check's return value into a [`Component`]; the expansion calls it with the span of the
 /// function's return type, so a type that is no check result is reported there.

@@ -222,6 +222,14 @@ impl Registry {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         all.retain(|weak| weak.strong_count() > 0);
+        let id = registration.id();
+        if all
+            .iter()
+            .filter_map(Weak::upgrade)
+            .any(|other| other.state().id == id)
+        {
+            tracing::warn!(%id, "an instance registered twice: both registrations write the same keys, and the first to stop takes the instance out; give each HealthChecks its own instance id");
+        }
         all.push(registration.downgrade());
         registration
     }

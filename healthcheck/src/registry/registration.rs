@@ -244,7 +244,9 @@ impl Keeper {
         let refresh = self.registry.inner.refresh;
         let mut refresh_tick = tokio::time::interval(refresh);
         refresh_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut keep_tick = tokio::time::interval(self.ttl() / 3);
+        // The grant's own keep-alive counts as the first renewal.
+        let mut keep_tick =
+            tokio::time::interval_at(Instant::now() + self.ttl() / 3, self.ttl() / 3);
         keep_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut refreshing: Option<tokio::task::JoinHandle<()>> = None;
         let mut backoff = FIRST_BACKOFF;
@@ -400,7 +402,11 @@ impl Keeper {
         let client = tokio::time::timeout(REQUEST_LIMIT, self.client())
             .await
             .map_err(|_| self.error("could not connect in time"))??;
-        let ttl = i64::try_from(self.ttl().as_secs()).unwrap_or(i64::MAX);
+        // etcd's leases are whole seconds: round up, so that renewals at a third of the time
+        // to live stay well inside it.
+        let ttl = self.ttl();
+        let seconds = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
+        let ttl = i64::try_from(seconds).unwrap_or(i64::MAX);
         let mut leases = client.lease_client();
         let granted = self.within(leases.grant(ttl, None)).await?;
         let id = granted.id();
@@ -521,11 +527,16 @@ impl Keeper {
         );
         self.since = Utc::now();
         let record = self.record(&wanted);
-        let client = self.client().await?;
-        let mut kv = client.kv_client();
-        let written = self.within(kv.txn(self.writes(&record, lease.id))).await;
-        let mut leases = client.lease_client();
-        let revoked = self.within(leases.revoke(lease.id)).await;
+        let outcome = match self.client().await {
+            Ok(client) => {
+                let mut kv = client.kv_client();
+                let written = self.within(kv.txn(self.writes(&record, lease.id))).await;
+                let mut leases = client.lease_client();
+                let revoked = self.within(leases.revoke(lease.id)).await;
+                written.and(revoked).map(|_| ())
+            }
+            Err(error) => Err(error),
+        };
         self.shared.update(|state| {
             state.registered = false;
             state.deregistered = true;
@@ -533,7 +544,12 @@ impl Keeper {
             state.reason = Some(DownReason::Deregistered);
             state.lease = None;
         });
-        tracing::info!(id = %record.id, "deregistered from the service registry");
-        written.and(revoked).map(|_| ())
+        match &outcome {
+            Ok(()) => tracing::info!(id = %record.id, "deregistered from the service registry"),
+            Err(error) => {
+                tracing::warn!(id = %record.id, %error, "could not deregister from the service registry; the lease runs out by itself");
+            }
+        }
+        outcome
     }
 }

@@ -219,6 +219,11 @@ impl Watcher {
                     response.cancel_reason()
                 ));
             }
+            if response.created() {
+                // Its revision is etcd's current one, not the last one delivered: the events
+                // from the start revision on are still to come.
+                continue;
+            }
             for event in response.events() {
                 let Some(kv) = event.kv() else { continue };
                 self.revision = Some(self.revision.unwrap_or(0).max(kv.mod_revision()));

@@ -205,7 +205,9 @@ impl EtcdStore {
 
 /// The endpoints (`http://host:port`) and the credentials of an `etcd://` URL.
 #[allow(clippy::type_complexity)]
-pub(crate) fn parse_endpoints(url: &StoreUrl) -> Result<(Vec<String>, Option<(String, String)>), String> {
+pub(crate) fn parse_endpoints(
+    url: &StoreUrl,
+) -> Result<(Vec<String>, Option<(String, String)>), String> {
     let rest = url
         .expose()
         .split_once("://")
