@@ -742,3 +742,109 @@ async fn a_dropped_registration_deregisters_in_the_background_and_two_instances_
     assert!(registry.is_up("i-kept").await.expect("a read"));
     assert_eq!(kept_registration.state().registrations, 1);
 }
+
+const PASSWORD: &str = "s3cret-Registry-pw";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_authentication_on_it_registers_and_a_wrong_password_never_shows() {
+    let server = etcd::start();
+    let mut client = raw(&server).await;
+    client.user_add("root", PASSWORD, None).await.expect("add root");
+    client.user_grant_role("root", "root").await.expect("grant root");
+    client.auth_enable().await.expect("enable auth");
+
+    let url = format!("etcd://root:{PASSWORD}@{}", server.addr);
+    let good = registry(&url, "/services", Duration::from_secs(3));
+    assert!(!format!("{good:?}").contains(PASSWORD));
+    let p = process("i-auth", "api", true);
+    let registration = good.register(Instance::of(&p.health));
+    registered(&registration, InstanceStatus::Up).await;
+    assert!(good.is_up("i-auth").await.expect("a read"));
+    let mut watch = good.watch(RegistryFilter::new());
+    assert!(matches!(
+        next_about(&mut watch, "i-auth", Duration::from_secs(2)).await,
+        RegistryEvent::Up(_)
+    ));
+
+    // The same etcd with a wrong password: not registered, saying why, the password nowhere.
+    let wrong = "wr0ng-Secret-pw";
+    let bad = Registry::etcd(server.addr.to_string())
+        .user("root", wrong)
+        .ttl(Duration::from_secs(3))
+        .build()
+        .expect("builds");
+    let bad_health = HealthChecks::builder()
+        .without_registered_checks()
+        .check(bad.check())
+        .build()
+        .expect("builds");
+    let q = process("i-bad", "api", true);
+    let refused = bad.register(Instance::of(&q.health));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let state = refused.state();
+    assert!(!state.registered && state.errors > 0, "{state:?}");
+    let last_error = state.last_error.clone().expect("an error");
+    assert!(!last_error.contains(wrong), "{last_error}");
+    let report = bad_health.run().await;
+    assert_eq!(report.components["registry"].status, Status::Degraded);
+    assert!(!report.to_json().contains(wrong), "{}", report.to_json());
+    let error = bad.get("i-auth").await.expect_err("refused");
+    assert!(!error.to_string().contains(wrong), "{error}");
+    assert!(!format!("{bad:?}{refused:?}").contains(wrong));
+    assert!(!good.is_up("i-bad").await.expect("a read"));
+}
+
+/// A certificate authority, and a certificate it signed for `127.0.0.1` with its key (PEM).
+fn authority() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("a CA key"))
+        .expect("the CA certificate");
+    let key = KeyPair::generate().expect("a server key");
+    let params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .expect("server parameters");
+    let certificate = params.signed_by(&key, &ca).expect("the server certificate");
+    (ca.pem(), certificate.pem(), key.serialize_pem())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_it_registers_with_the_authority_given_and_not_without_it() {
+    let (ca_pem, cert_pem, key_pem) = authority();
+    let server = etcd::start_tls(&cert_pem, &key_pem);
+    let registry = Registry::etcd(server.addr.to_string())
+        .tls(&ca_pem, None)
+        .ttl(Duration::from_secs(3))
+        .refresh_every(Duration::from_millis(300))
+        .build()
+        .expect("builds");
+    let p = process("i-tls", "api", true);
+    let registration = registry.register(Instance::of(&p.health));
+    registered(&registration, InstanceStatus::Up).await;
+    let mut watch = registry.watch(RegistryFilter::new());
+    assert!(matches!(
+        next_about(&mut watch, "i-tls", Duration::from_secs(2)).await,
+        RegistryEvent::Up(_)
+    ));
+    p.ready.store(false, Ordering::SeqCst);
+    assert!(matches!(
+        next_about(&mut watch, "i-tls", Duration::from_secs(2)).await,
+        RegistryEvent::Down(_, DownReason::Unhealthy)
+    ));
+
+    // Plain HTTP to a TLS-only etcd: never registered, the failure said.
+    let plain = registry_plain(&server.addr.to_string());
+    let q = process("i-plain", "api", true);
+    let refused = plain.register(Instance::of(&q.health));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let state = refused.state();
+    assert!(!state.registered && state.errors > 0, "{state:?}");
+}
+
+fn registry_plain(endpoints: &str) -> Registry {
+    Registry::etcd(endpoints)
+        .ttl(Duration::from_secs(3))
+        .connect_timeout(Duration::from_millis(500))
+        .build()
+        .expect("builds")
+}

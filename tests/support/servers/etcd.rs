@@ -7,12 +7,28 @@ use super::{Server, free_port, require, temp_dir};
 
 /// Starts `etcd` with its data in a temporary directory.
 pub fn start() -> Server {
+    start_with(None)
+}
+
+/// Starts `etcd` serving its clients over TLS only, with the certificate and key (PEM) given.
+pub fn start_tls(cert_pem: &str, key_pem: &str) -> Server {
+    start_with(Some((cert_pem.to_owned(), key_pem.to_owned())))
+}
+
+fn start_with(tls: Option<(String, String)>) -> Server {
     let binary = require("etcd", &["/usr/local/bin"]);
     let port = free_port();
     let peer_port = free_port();
     let dir = temp_dir("etcd");
     let data = dir.join("data");
-    let client = format!("http://127.0.0.1:{port}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let client = format!("{scheme}://127.0.0.1:{port}");
+    let tls_files = tls.map(|(cert, key)| {
+        let (cert_file, key_file) = (dir.join("server.pem"), dir.join("server-key.pem"));
+        std::fs::write(&cert_file, cert).expect("write the certificate");
+        std::fs::write(&key_file, key).expect("write the key");
+        (cert_file, key_file)
+    });
     let peer = format!("http://127.0.0.1:{peer_port}");
     Server::start(
         "etcd",
@@ -33,6 +49,9 @@ pub fn start() -> Server {
                 // expiry of leases, quick.
                 .args(["--heartbeat-interval", "50", "--election-timeout", "250"])
                 .args(["--log-level", "warn"]);
+            if let Some((cert, key)) = &tls_files {
+                command.arg("--cert-file").arg(cert).arg("--key-file").arg(key);
+            }
             command
         },
     )
