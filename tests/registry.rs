@@ -749,8 +749,14 @@ const PASSWORD: &str = "s3cret-Registry-pw";
 async fn with_authentication_on_it_registers_and_a_wrong_password_never_shows() {
     let server = etcd::start();
     let mut client = raw(&server).await;
-    client.user_add("root", PASSWORD, None).await.expect("add root");
-    client.user_grant_role("root", "root").await.expect("grant root");
+    client
+        .user_add("root", PASSWORD, None)
+        .await
+        .expect("add root");
+    client
+        .user_grant_role("root", "root")
+        .await
+        .expect("grant root");
     client.auth_enable().await.expect("enable auth");
 
     let url = format!("etcd://root:{PASSWORD}@{}", server.addr);
@@ -847,4 +853,45 @@ fn registry_plain(endpoints: &str) -> Registry {
         .connect_timeout(Duration::from_millis(500))
         .build()
         .expect("builds")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_lost_while_cut_off_from_etcd_is_granted_again_under_the_same_id() {
+    // etcd stays up; the process is cut off from it for longer than the time to live.
+    let server = etcd::start();
+    let link = support::proxy::Cuttable::start(server.addr).await;
+    let through_link = registry(&link.addr.to_string(), "/services", Duration::from_secs(2));
+    let observer = registry(
+        &server.addr.to_string(),
+        "/services",
+        Duration::from_secs(2),
+    );
+    let mut watch = observer.watch(RegistryFilter::new());
+    let p = process("i-cut", "api", true);
+    let registration = through_link.register(Instance::of(&p.health));
+    registered(&registration, InstanceStatus::Up).await;
+    assert!(matches!(
+        next_about(&mut watch, "i-cut", Duration::from_secs(2)).await,
+        RegistryEvent::Up(_)
+    ));
+    let first = registration.state().lease.expect("a lease");
+
+    link.cut();
+    // The lease runs out on etcd's side: the others see the instance expire.
+    assert!(matches!(
+        next_about(&mut watch, "i-cut", Duration::from_secs(4)).await,
+        RegistryEvent::Down(_, DownReason::Expired)
+    ));
+    let state = registration.state();
+    assert!(!state.registered, "{state:?}");
+
+    link.restore();
+    match next_about(&mut watch, "i-cut", Duration::from_secs(15)).await {
+        RegistryEvent::Up(record) => assert_eq!(record.id, "i-cut"),
+        other => panic!("expected Up, got {other:?}"),
+    }
+    registered(&registration, InstanceStatus::Up).await;
+    let state = registration.state();
+    assert_eq!(state.registrations, 2);
+    assert_ne!(state.lease, Some(first));
 }

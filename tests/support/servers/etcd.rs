@@ -50,7 +50,11 @@ fn start_with(tls: Option<(String, String)>) -> Server {
                 .args(["--heartbeat-interval", "50", "--election-timeout", "250"])
                 .args(["--log-level", "warn"]);
             if let Some((cert, key)) = &tls_files {
-                command.arg("--cert-file").arg(cert).arg("--key-file").arg(key);
+                command
+                    .arg("--cert-file")
+                    .arg(cert)
+                    .arg("--key-file")
+                    .arg(key);
             }
             command
         },
