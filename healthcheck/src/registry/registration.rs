@@ -303,7 +303,9 @@ impl Keeper {
                 }
                 _ = refresh_tick.tick() => {
                     let last = self.follower.state.last_seen();
-                    let stale = last.is_none_or(|seen| seen.elapsed() >= refresh);
+                    // A run in the last three quarters of an interval (someone else's: ours
+                    // began an interval ago) makes one of ours needless.
+                    let stale = last.is_none_or(|seen| seen.elapsed() + refresh / 4 >= refresh);
                     let idle = refreshing.as_ref().is_none_or(tokio::task::JoinHandle::is_finished);
                     if stale && idle {
                         let health = self.instance.health.clone();
