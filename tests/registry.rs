@@ -918,3 +918,63 @@ async fn the_registry_from_the_environment() {
     assert_eq!(registry.prefix(), "/services");
     assert_eq!(registry.ttl(), Duration::from_secs(10));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_with_slashes_and_values_with_newlines_or_70_kb_read_back_as_written() {
+    let server = etcd::start();
+    let registry = registry(
+        &server.addr.to_string(),
+        "/services",
+        Duration::from_secs(3),
+    );
+    let p = process("i/odd%id", "api", true);
+    let long = "x".repeat(70 * 1024);
+    let registration = registry.register(
+        Instance::of(&p.health)
+            .kind("team/api")
+            .region("eu/west")
+            .metadata("note", "line one\nline two \"quoted\"")
+            .metadata("long", long.clone()),
+    );
+    registered(&registration, InstanceStatus::Up).await;
+    let record = registry
+        .get("i/odd%id")
+        .await
+        .expect("a read")
+        .expect("there");
+    assert_eq!(record.metadata["note"], "line one\nline two \"quoted\"");
+    assert_eq!(record.metadata["long"], long);
+    let by_kind = registry
+        .list(&RegistryFilter::new().kind("team/api"))
+        .await
+        .expect("a read");
+    assert_eq!(by_kind.len(), 1);
+    assert_eq!(by_kind[0].id, "i/odd%id");
+    let by_region = registry
+        .list(&RegistryFilter::new().region("eu/west"))
+        .await
+        .expect("a read");
+    assert_eq!(by_region.len(), 1);
+    // The names are escaped, so that none reaches into another key.
+    assert!(
+        registry
+            .list(&RegistryFilter::new().kind("team"))
+            .await
+            .expect("a read")
+            .is_empty()
+    );
+    let mut client = raw(&server).await;
+    let keys: Vec<String> = keys_under(&mut client, "/services/")
+        .await
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    assert!(
+        keys.contains(&"/services/by-uuid/i%2Fodd%25id".to_owned()),
+        "{keys:?}"
+    );
+    assert!(
+        keys.contains(&"/services/by-type-host/team%2Fapi/web-1/i%2Fodd%25id".to_owned()),
+        "{keys:?}"
+    );
+}
