@@ -11,6 +11,10 @@
 #[allow(dead_code, unreachable_pub)]
 mod servers;
 
+#[path = "../../tests/support/dns_server.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod dns_server;
+
 #[path = "../../tests/support/http_server.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod http_server;
@@ -135,7 +139,7 @@ fn main() {
         rows.extend(memory::bench(&runtime));
     }
     if runs("dns") {
-        rows.push(dns::bench(&runtime));
+        rows.extend(dns::bench(&runtime));
     }
     if runs("memcached") {
         rows.push(memcached::bench(&runtime));

@@ -241,36 +241,17 @@ struct Pool {
 
 struct PoolState {
     tasks: VecDeque<Task>,
-    /// Threads waiting for work (sleeping or spinning).
+    /// Threads waiting for work.
     idle: usize,
-    /// Until when idle threads spin instead of sleeping: a run with blocking checks is about
-    /// to hand them work, and waking a sleeping thread costs more than the checks themselves.
-    warm_until: Option<Instant>,
 }
 
 static POOL: Pool = Pool {
     state: Mutex::new(PoolState {
         tasks: VecDeque::new(),
         idle: 0,
-        warm_until: None,
     }),
     work: Condvar::new(),
 };
-
-/// How long an idle thread spins after [`prewarm`], waiting for the run's blocking checks.
-const WARM: Duration = Duration::from_micros(500);
-
-/// Wakes an idle thread to wait for work for a moment, as a run that has blocking checks starts:
-/// while the run sorts out its checks, the thread gets ready to take them.
-pub(crate) fn prewarm() {
-    let mut state = POOL.state();
-    state.warm_until = Some(Instant::now() + WARM);
-    let wake = state.idle > 0;
-    drop(state);
-    if wake {
-        POOL.work.notify_one();
-    }
-}
 
 impl Pool {
     fn state(&self) -> MutexGuard<'_, PoolState> {
@@ -309,17 +290,6 @@ impl Pool {
             let task = loop {
                 if let Some(task) = state.tasks.pop_front() {
                     break Some(task);
-                }
-                if state.warm_until.is_some_and(|until| Instant::now() < until) {
-                    state.idle += 1;
-                    drop(state);
-                    for _ in 0..64 {
-                        std::hint::spin_loop();
-                    }
-                    std::thread::yield_now();
-                    state = self.state();
-                    state.idle -= 1;
-                    continue;
                 }
                 state.idle += 1;
                 let (next, waited) = self

@@ -83,9 +83,6 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
     let mut waiting: Vec<Waiting> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
     let mut quick: Vec<Quick> = Vec::new();
-    if checks.iter().any(|check| check.is_blocking()) {
-        blocking::prewarm();
-    }
     let mut in_place = InPlace::default();
     let mut clock = Instant::now();
     // Whether `clock` was read when the previous check was done.
