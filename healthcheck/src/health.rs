@@ -266,9 +266,12 @@ impl HealthChecksBuilder {
                  HealthChecksBuilder::check"
             );
         }
-        let metrics = match self.metrics.resolve()? {
-            Some(settings) => Some(Pipeline::start(settings)?),
-            None => None,
+        let (metrics, metrics_prefix) = match self.metrics.resolve()? {
+            Some(settings) => {
+                let prefix = settings.prefix.clone();
+                (Some(Pipeline::start(settings)?), Some(prefix))
+            }
+            None => (None, None),
         };
         let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (index, check) in checks.iter().enumerate() {
@@ -296,6 +299,7 @@ impl HealthChecksBuilder {
                 default_timeout,
                 reduce: self.reduce,
                 metrics,
+                metrics_prefix,
                 fleet,
                 publisher,
                 readiness,
@@ -399,6 +403,8 @@ struct Inner {
     default_timeout: Duration,
     reduce: Option<Arc<Reduce>>,
     metrics: Option<Arc<Pipeline>>,
+    /// The metrics' prefix, while metrics are on.
+    metrics_prefix: Option<String>,
     fleet: ResolvedFleet,
     /// Hands results to the fleet store; `None` when read-only.
     publisher: Option<Publisher>,
@@ -437,6 +443,13 @@ impl HealthChecks {
     #[must_use]
     pub fn is_shutting_down(&self) -> bool {
         self.inner.readiness.is_shutting_down()
+    }
+
+    /// The prefix of the metrics this instance sends (`healthcheck` unless configured), or
+    /// `None` when metrics are off.
+    #[must_use]
+    pub fn metrics_prefix(&self) -> Option<&str> {
+        self.inner.metrics_prefix.as_deref()
     }
 
     /// Follows the readiness checks' results (for the service registry).

@@ -70,6 +70,9 @@ struct ReadmeDoctests;
 
 mod check;
 pub mod checks;
+#[cfg(feature = "cli")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
+pub mod cli;
 mod component;
 mod error;
 pub mod fleet;
