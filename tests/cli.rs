@@ -521,3 +521,58 @@ fn gen_and_completions_print_what_their_formats_parse() {
         version.stdout
     );
 }
+
+#[test]
+fn watch_prints_one_line_per_registry_event() {
+    use std::io::{BufRead, BufReader};
+
+    use healthcheck::registry::{Instance, InstanceStatus, Registry};
+
+    let server = support::servers::etcd::start();
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let registry = Registry::etcd(server.addr.to_string())
+        .ttl(Duration::from_secs(2))
+        .build()
+        .expect("a registry");
+    let health = healthcheck::HealthChecks::builder()
+        .without_registered_checks()
+        .service("api")
+        .instance("i-watched")
+        .host("web-1")
+        .build()
+        .expect("checks");
+    let registration = registry.register(Instance::of(&health));
+    assert!(
+        runtime.block_on(registration.wait_for(Some(InstanceStatus::Up), Duration::from_secs(10)))
+    );
+
+    let mut child = standalone()
+        .args([
+            "watch",
+            "--registry",
+            &format!("etcd://{}", server.addr),
+            "--type",
+            "api",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the watch starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("a line").expect("UTF-8");
+    assert_eq!(first, "UP i-watched api web-1");
+    health.begin_shutdown();
+    let second = lines.next().expect("a line").expect("UTF-8");
+    assert_eq!(second, "DOWN i-watched api web-1 shutting down");
+    runtime
+        .block_on(registration.deregister())
+        .expect("deregistered");
+    let third = lines.next().expect("a line").expect("UTF-8");
+    assert_eq!(third, "DOWN i-watched api web-1 deregistered");
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let bad = run(&mut standalone(), &["watch", "--registry", "redis://x"]);
+    assert_eq!(bad.code, 3, "{}", bad.stderr);
+    assert!(bad.stderr.contains("etcd"), "{}", bad.stderr);
+}
