@@ -526,6 +526,31 @@ fn gen_and_completions_print_what_their_formats_parse() {
             .contains("healthcheck.check"),
         "{monitor}"
     );
+    let monrun = run(&mut app(), &["healthcheck", "gen", "monrun", "-g", "db"]);
+    assert_eq!(monrun.code, 0, "{}", monrun.stderr);
+    assert!(
+        monrun.stdout.starts_with("[cli-example-db]\n"),
+        "{}",
+        monrun.stdout
+    );
+    assert!(
+        monrun.stdout.contains("execution_interval=60"),
+        "{}",
+        monrun.stdout
+    );
+    assert!(
+        monrun
+            .stdout
+            .contains("healthcheck check -g db --format monrun"),
+        "{}",
+        monrun.stdout
+    );
+    let unknown = run(
+        &mut app(),
+        &["healthcheck", "gen", "monrun", "-g", "nosuch"],
+    );
+    assert_eq!(unknown.code, 3, "{}", unknown.stdout);
+    assert_eq!(unknown.stderr.lines().count(), 1, "{}", unknown.stderr);
     let cron = run(&mut app(), &["healthcheck", "gen", "cron"]);
     assert_eq!(cron.code, 0, "{}", cron.stderr);
     assert!(cron.stdout.contains("healthcheck check"), "{}", cron.stdout);
