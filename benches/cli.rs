@@ -1,7 +1,7 @@
 //! The standalone `healthcheck` binary as Docker's `HEALTHCHECK` runs it: the wall time of one
 //! `healthcheck probe URL` against a server on loopback, from spawning the process to its exit
-//! (target ≤ 5 ms), beside that of `healthcheck --version` (the process's start and exit alone),
-//! and the binary's size, as built and stripped.
+//! (target ≤ 5 ms), beside those of `healthcheck --version` (the binary's start and exit alone)
+//! and of `true` (any process's), and the binary's size, as built and stripped.
 //!
 //! `cargo bench --bench cli`. The binary is built first, in release with the `cli` feature only
 //! (as `cargo install healthcheck --features cli` builds it), in a target directory of its own
@@ -73,7 +73,7 @@ fn build(target: &Path) -> PathBuf {
         .join(format!("healthcheck{}", std::env::consts::EXE_SUFFIX));
     assert!(binary.is_file(), "no binary at {}", binary.display());
     println!(
-        "Built `{}` (release, feature `cli` only) in {:.1?}.",
+        "`{}` (release, feature `cli` only) is built: cargo took {:.1?}.",
         binary.display(),
         started.elapsed()
     );
@@ -107,79 +107,147 @@ fn sizes(binary: &Path, target: &Path) {
     }
 }
 
-/// Wall times of the three commands, taking turns, against a server on loopback.
+/// The commands timed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `true`: the machine's cost of a process.
+    True,
+    /// `healthcheck --version`.
+    Version,
+    /// `healthcheck probe URL`.
+    Probe,
+    /// `healthcheck probe URL -v`: its output is read, and the request's time in it kept.
+    ProbeVerbose,
+}
+
+/// A command timed, and its times.
+struct Subject {
+    kind: Kind,
+    label: &'static str,
+    program: PathBuf,
+    args: Vec<String>,
+    times: Vec<Duration>,
+    /// `probe -v`: the request's time as the probe printed it.
+    requests: Vec<Duration>,
+}
+
+impl Subject {
+    fn new(kind: Kind, label: &'static str, program: &Path, args: &[&str]) -> Self {
+        Self {
+            kind,
+            label,
+            program: program.to_path_buf(),
+            args: args.iter().map(|&arg| arg.to_owned()).collect(),
+            times: Vec::with_capacity(RUNS),
+            requests: Vec::with_capacity(RUNS),
+        }
+    }
+
+    /// One run: its wall time, from spawning the process to its exit (which must be 0).
+    fn run(&mut self) -> Duration {
+        if self.kind == Kind::ProbeVerbose {
+            let (took, request) = probe_verbose(&self.program, &self.args);
+            self.requests.push(request);
+            took
+        } else {
+            spawn_to_exit(&self.program, &self.args)
+        }
+    }
+}
+
+/// Wall times of the commands, taking turns, against a server on loopback.
 fn times(binary: &Path) {
     let server = HttpServer::start();
     let url = server.url("/ok");
-    let version = [String::from("--version")];
-    let probe = [String::from("probe"), url.clone()];
-    let verbose = [String::from("probe"), url.clone(), String::from("-v")];
+    let mut subjects = Vec::new();
+    // The machine's own cost of a process, when there is a `true` to run.
+    if Command::new("true").status().is_ok_and(|s| s.success()) {
+        subjects.push(Subject::new(
+            Kind::True,
+            "`true` (the machine's cost of starting a process)",
+            Path::new("true"),
+            &[],
+        ));
+    }
+    subjects.push(Subject::new(
+        Kind::Version,
+        "`healthcheck --version` (the binary's start and exit alone)",
+        binary,
+        &["--version"],
+    ));
+    subjects.push(Subject::new(
+        Kind::Probe,
+        "`healthcheck probe http://127.0.0.1:<port>/ok`",
+        binary,
+        &["probe", &url],
+    ));
+    subjects.push(Subject::new(
+        Kind::ProbeVerbose,
+        "`healthcheck probe http://127.0.0.1:<port>/ok -v` (its output read through a pipe)",
+        binary,
+        &["probe", &url, "-v"],
+    ));
 
     for _ in 0..WARM_UP {
-        spawn_to_exit(binary, &version);
-        spawn_to_exit(binary, &probe);
-        probe_verbose(binary, &verbose);
-    }
-    let mut version_times = Vec::with_capacity(RUNS);
-    let mut probe_times = Vec::with_capacity(RUNS);
-    let mut verbose_times = Vec::with_capacity(RUNS);
-    let mut requests = Vec::with_capacity(RUNS);
-    for run in 0..RUNS {
-        // Each command first, second and third in turn, so that none always follows another.
-        for turn in 0..3 {
-            match (run + turn) % 3 {
-                0 => version_times.push(spawn_to_exit(binary, &version)),
-                1 => probe_times.push(spawn_to_exit(binary, &probe)),
-                _ => {
-                    let (took, request) = probe_verbose(binary, &verbose);
-                    verbose_times.push(took);
-                    requests.push(request);
-                }
-            }
+        for subject in &mut subjects {
+            subject.run();
         }
     }
-    let seen = server.requests().len();
+    subjects.iter_mut().for_each(|s| s.requests.clear());
+    let count = subjects.len();
+    for run in 0..RUNS {
+        // Rounds of one run each, every command opening a round in turn: drift on the machine
+        // hits them alike.
+        for turn in 0..count {
+            let subject = &mut subjects[(run + turn) % count];
+            let took = subject.run();
+            subject.times.push(took);
+        }
+    }
     assert_eq!(
-        seen,
+        server.requests().len(),
         2 * (WARM_UP + RUNS),
         "every probe makes one request, and only the probes do"
     );
     drop(server);
 
-    let version = Percentiles::of(version_times);
-    let probe = Percentiles::of(probe_times);
-    let verbose = Percentiles::of(verbose_times);
-    let request = Percentiles::of(requests);
     println!(
         "| spawn to exit, {RUNS} runs of each, taking turns after {WARM_UP} | p50 | p99 | max | \
          target | result |"
     );
     println!("|---|---:|---:|---:|---|---|");
-    println!(
-        "| `healthcheck --version` (the process's start and exit alone) | {} | {} | {} | | |",
-        ms(version.p50),
-        ms(version.p99),
-        ms(version.max)
-    );
-    let result = match (probe.p50 <= TARGET, probe.p99 <= TARGET) {
-        (true, true) => "met at p50 and p99",
-        (true, false) => "met at p50, not at p99",
-        (false, _) => "**not met**",
+    let mut version = None;
+    let mut probe = None;
+    let mut request = None;
+    for subject in &subjects {
+        let times = Percentiles::of(&subject.times);
+        let (target, result) = if subject.kind == Kind::Probe {
+            let result = match (times.p50 <= TARGET, times.p99 <= TARGET) {
+                (true, true) => "met at p50 and p99",
+                (true, false) => "met at p50, not at p99",
+                (false, _) => "**not met**",
+            };
+            (format!("≤ {}", ms(TARGET)), result)
+        } else {
+            (String::new(), "")
+        };
+        println!(
+            "| {} | {} | {} | {} | {target} | {result} |",
+            subject.label,
+            ms(times.p50),
+            ms(times.p99),
+            ms(times.max)
+        );
+        match subject.kind {
+            Kind::True => {}
+            Kind::Version => version = Some(times),
+            Kind::Probe => probe = Some(times),
+            Kind::ProbeVerbose => request = Some(Percentiles::of(&subject.requests)),
+        }
+    }
+    let (Some(version), Some(probe), Some(request)) = (version, probe, request) else {
+        unreachable!("every subject was timed");
     };
-    println!(
-        "| `healthcheck probe http://127.0.0.1:<port>/ok` | {} | {} | {} | ≤ {} | {result} |",
-        ms(probe.p50),
-        ms(probe.p99),
-        ms(probe.max),
-        ms(TARGET)
-    );
-    println!(
-        "| `healthcheck probe http://127.0.0.1:<port>/ok -v` (output read through a pipe) | {} | \
-         {} | {} | | |",
-        ms(verbose.p50),
-        ms(verbose.p99),
-        ms(verbose.max)
-    );
     println!(
         "| the probe's own share: `probe` − `--version`, percentile by percentile | {} | {} | | \
          | |",
@@ -249,8 +317,9 @@ struct Percentiles {
 }
 
 impl Percentiles {
-    fn of(mut samples: Vec<Duration>) -> Self {
+    fn of(samples: &[Duration]) -> Self {
         assert!(!samples.is_empty(), "no sample");
+        let mut samples = samples.to_vec();
         samples.sort_unstable();
         let rank = |q: f64| {
             let index = (q * samples.len() as f64).ceil() as usize;

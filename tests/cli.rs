@@ -249,6 +249,13 @@ fn bad_input_is_one_line_on_stderr_and_exit_code_3() {
     assert_eq!(help.code, 0);
     assert!(help.stdout.contains("--degraded-exit"), "{}", help.stdout);
     assert!(help.stdout.contains("monrun"), "{}", help.stdout);
+    assert!(
+        help.stdout.contains("Usage: cli healthcheck check"),
+        "{}",
+        help.stdout
+    );
+    let list_monrun = run(&mut app(), &["healthcheck", "list", "--format", "monrun"]);
+    assert_eq!(list_monrun.code, 3, "{}", list_monrun.stdout);
 }
 
 #[test]
@@ -496,6 +503,10 @@ fn probe_against_a_real_server_healthy_failing_slow_and_absent() {
         (&["probe", "not a url"][..], "not a URL"),
         (&["probe", "https://127.0.0.1/"], "plain HTTP"),
         (
+            &["probe", "http://user:s3cret@127.0.0.1/"],
+            "sends no credentials",
+        ),
+        (
             &["probe", "http://127.0.0.1/", "--timeout", "soon"],
             "not a duration",
         ),
@@ -554,7 +565,24 @@ fn gen_and_completions_print_what_their_formats_parse() {
     let cron = run(&mut app(), &["healthcheck", "gen", "cron"]);
     assert_eq!(cron.code, 0, "{}", cron.stderr);
     assert!(cron.stdout.contains("healthcheck check"), "{}", cron.stdout);
-    let docker = run(&mut standalone(), &["gen", "docker", "--port", "8080"]);
+    let docker = run(
+        &mut standalone(),
+        &["gen", "docker", "--port", "8080", "--timeout", "5s"],
+    );
+    // The probe gives up when Docker does.
+    assert!(
+        docker.stdout.contains(
+            r#"CMD ["healthcheck","probe","http://127.0.0.1:8080/readyz","--timeout","5s"]"#
+        ),
+        "{}",
+        docker.stdout
+    );
+    let app_completions = run(&mut app(), &["healthcheck", "completions", "bash"]);
+    assert!(
+        app_completions.stdout.contains("_cli"),
+        "{}",
+        app_completions.stdout
+    );
     assert!(
         docker.stdout.starts_with("HEALTHCHECK "),
         "{}",

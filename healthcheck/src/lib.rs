@@ -63,7 +63,8 @@
     feature = "etcd",
     feature = "disk",
     feature = "memory",
-    feature = "registry"
+    feature = "registry",
+    feature = "cli"
 ))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;

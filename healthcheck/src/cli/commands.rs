@@ -106,9 +106,19 @@ pub struct BeatArgs {
 /// `list`: the registered checks.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ListArgs {
-    /// How to print the list (text or json).
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// How to print the list.
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+}
+
+/// How `list` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ListFormat {
+    /// One line per check: name, options, where it is defined.
+    #[default]
+    Text,
+    /// A JSON array of the checks.
+    Json,
 }
 
 /// A duration such as `2s`, `500ms` or `1m 30s`.
@@ -301,7 +311,7 @@ pub(crate) async fn beat(health: &HealthChecks, args: &BeatArgs) -> Outcome {
 
 pub(crate) fn list(health: &HealthChecks, args: &ListArgs) -> Outcome {
     let checks = health.checks();
-    if args.format == Format::Json {
+    if args.format == ListFormat::Json {
         let list: Vec<serde_json::Value> = checks
             .map(|check| {
                 serde_json::json!({

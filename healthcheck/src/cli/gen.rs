@@ -401,7 +401,14 @@ fn docker(args: &DockerArgs, context: Option<&GenContext>) -> Result<String, Str
             args.endpoint.port,
             args.endpoint.path("readyz")?
         );
-        vec![STANDALONE_PROGRAM.to_owned(), "probe".to_owned(), url]
+        // The probe gives up when Docker would: its own default is shorter.
+        vec![
+            STANDALONE_PROGRAM.to_owned(),
+            "probe".to_owned(),
+            url,
+            "--timeout".to_owned(),
+            humantime::format_duration(args.timeout).to_string(),
+        ]
     };
     Ok(format!(
         "HEALTHCHECK --interval={} --timeout={} --start-period={} --retries={} CMD {}\n",
@@ -1302,7 +1309,7 @@ mod tests {
         assert_eq!(
             line,
             "HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 CMD \
-             [\"healthcheck\",\"probe\",\"http://127.0.0.1:8080/readyz\"]\n"
+             [\"healthcheck\",\"probe\",\"http://127.0.0.1:8080/readyz\",\"--timeout\",\"3s\"]\n"
         );
         let args = parse(&[
             "docker",
@@ -1329,7 +1336,9 @@ mod tests {
             [
                 "healthcheck",
                 "probe",
-                "http://127.0.0.1:9000/health/readyz"
+                "http://127.0.0.1:9000/health/readyz",
+                "--timeout",
+                "500ms"
             ]
         );
     }

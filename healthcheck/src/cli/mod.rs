@@ -46,7 +46,7 @@ use clap::{CommandFactory, Parser};
 
 use crate::health::HealthChecks;
 
-pub use commands::{BeatArgs, CheckArgs, Format, ListArgs, ProbeName, StateArgs};
+pub use commands::{BeatArgs, CheckArgs, Format, ListArgs, ListFormat, ProbeName, StateArgs};
 pub use generate::{
     CronArgs, DatadogArgs, DockerArgs, GenArgs, GenContext, GenKind, HttpEndpoint, K8sArgs,
     MonrunArgs,
@@ -170,7 +170,16 @@ impl HealthcheckCommand {
             Self::Beat(args) => commands::beat(health, &args).await,
             Self::List(args) => commands::list(health, &args),
             Self::Gen(args) => commands::generate(health, &args),
-            Self::Completions(args) => completions(command(), args.shell),
+            Self::Completions(args) => {
+                // The application's program, with `healthcheck` under it.
+                let program = std::env::args_os()
+                    .next()
+                    .map_or_else(|| "app".to_owned(), |arg0| program_name(&arg0));
+                let tree = clap::Command::new(program)
+                    .subcommand_required(true)
+                    .subcommand(HealthcheckCli::command().name("healthcheck"));
+                completions(tree, args.shell)
+            }
         }
     }
 }
@@ -193,12 +202,30 @@ where
     if args.get(1).is_none_or(|first| first != "healthcheck") {
         return None;
     }
+    let program = program_name(&args[0]);
     args.remove(0);
+    let parsed = in_app_command(&program)
+        .try_get_matches_from(args)
+        .and_then(|matches| <HealthcheckCli as clap::FromArgMatches>::from_arg_matches(&matches));
     Some(
-        HealthcheckCli::try_parse_from(args)
+        parsed
             .map(|cli| cli.command)
             .map_err(|error| clap_outcome(&error)),
     )
+}
+
+/// The file name of the program, as a shell calls it.
+fn program_name(arg0: &OsString) -> String {
+    std::path::Path::new(arg0).file_name().map_or_else(
+        || "app".to_owned(),
+        |name| name.to_string_lossy().into_owned(),
+    )
+}
+
+/// `healthcheck`'s command as the subcommand of `program`: help and errors say
+/// `Usage: program healthcheck ...`.
+fn in_app_command(program: &str) -> clap::Command {
+    HealthcheckCli::command().bin_name(format!("{program} healthcheck"))
 }
 
 /// The outcome of clap's error (a usage error, or the help or version it prints).

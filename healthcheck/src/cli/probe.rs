@@ -87,7 +87,11 @@ async fn get(url: &hyper::Uri) -> Result<u16, String> {
         let _ = connection.await;
     });
     let path = url.path_and_query().map_or("/", |p| p.as_str());
-    let authority = url.authority().map_or(host, |a| a.as_str());
+    // The authority without credentials (refused earlier anyway).
+    let authority = match url.port_u16() {
+        Some(port) => format!("{}:{port}", url.host().unwrap_or(host)),
+        None => url.host().unwrap_or(host).to_owned(),
+    };
     let request = Request::get(path)
         .header(hyper::header::HOST, authority)
         .header(hyper::header::USER_AGENT, "healthcheck-probe")
@@ -114,6 +118,12 @@ pub(crate) async fn probe(args: &ProbeArgs) -> Outcome {
             );
         }
     };
+    if url.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Outcome::error(
+            EXIT_USAGE,
+            "the probe sends no credentials: give a URL without user:password@",
+        );
+    }
     match url.scheme_str() {
         Some("http") => {}
         Some("https") => {
