@@ -107,6 +107,15 @@ impl HealthChecksBuilder {
         self
     }
 
+    /// Adds checks made at run time, as [`check`](Self::check) does one by one (the liveness
+    /// checks of [`Workers`](crate::workers::Workers), say).
+    pub fn checks(mut self, checks: impl IntoIterator<Item = impl Into<Check>>) -> Self {
+        for check in checks {
+            self = self.check(check);
+        }
+        self
+    }
+
     /// The service this process belongs to, for its [`Identity`]. Defaults to `DD_SERVICE`, else
     /// the program's file name.
     pub fn service(mut self, service: impl Into<String>) -> Self {

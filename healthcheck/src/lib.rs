@@ -64,7 +64,8 @@
     feature = "disk",
     feature = "memory",
     feature = "registry",
-    feature = "cli"
+    feature = "cli",
+    feature = "workers"
 ))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
@@ -89,6 +90,9 @@ mod readiness;
 pub mod registry;
 mod report;
 mod run;
+#[cfg(feature = "workers")]
+#[cfg_attr(docsrs, doc(cfg(feature = "workers")))]
+pub mod workers;
 
 #[doc(hidden)]
 #[path = "private.rs"]
