@@ -90,6 +90,9 @@ mod readiness;
 pub mod registry;
 mod report;
 mod run;
+#[cfg(feature = "status")]
+#[cfg_attr(docsrs, doc(cfg(feature = "status")))]
+pub mod status;
 #[cfg(feature = "workers")]
 #[cfg_attr(docsrs, doc(cfg(feature = "workers")))]
 pub mod workers;

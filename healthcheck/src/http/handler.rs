@@ -100,6 +100,8 @@ enum Endpoint {
     Fleet,
     /// `GET <base>/registry`, when a service registry is configured.
     Registry,
+    /// `GET <base>/environ`, when the build is given.
+    Environ,
 }
 
 impl Endpoint {
@@ -116,7 +118,7 @@ impl Endpoint {
             Endpoint::Heartbeat(Probe::Readiness) => Some(4),
             Endpoint::Heartbeat(_) => Some(5),
             Endpoint::Ping => Some(6),
-            Endpoint::Fleet | Endpoint::Registry => None,
+            Endpoint::Fleet | Endpoint::Registry | Endpoint::Environ => None,
         }
     }
 
@@ -294,6 +296,7 @@ impl HealthHandler {
             "/ping" => Endpoint::Ping,
             "/fleet" => Endpoint::Fleet,
             "/registry" if self.serves_registry() => Endpoint::Registry,
+            "/environ" if self.serves_environ() => Endpoint::Environ,
             other => {
                 let single = [
                     ("/livez/", Probe::Liveness),
@@ -482,6 +485,11 @@ impl HealthHandler {
             }
             (Endpoint::Ping, _) => Ok(self.ping().await),
             (Endpoint::Registry, _) => Ok(self.registry_endpoint(details).await),
+            (Endpoint::Environ, _) => Ok((
+                StatusCode::OK,
+                JSON,
+                self.environ_json(details).unwrap_or_default().into_bytes(),
+            )),
             (Endpoint::Fleet, Params::Fleet { filter, text }) => {
                 Ok(self.fleet_endpoint(&filter, text, details).await)
             }
@@ -591,7 +599,8 @@ impl HealthHandler {
             Endpoint::Probe(_, Some(_))
             | Endpoint::Heartbeat(_)
             | Endpoint::Ping
-            | Endpoint::Registry => Ok(Params::None),
+            | Endpoint::Registry
+            | Endpoint::Environ => Ok(Params::None),
             Endpoint::Fleet => {
                 let mut filter = FleetFilter::new();
                 let mut text = false;
@@ -685,6 +694,32 @@ impl HealthHandler {
             Format::Json => (status, JSON, render::report_json(&report, details)),
             Format::HealthJson => (status, HEALTH_JSON, render::health_json(&report, details)),
             Format::Text => (status, TEXT, render::report_text(&report, details)),
+        }
+    }
+
+    /// Whether `GET <base>/environ` is served.
+    fn serves_environ(&self) -> bool {
+        #[cfg(feature = "status")]
+        return self.inner.options.environ.is_some();
+        #[cfg(not(feature = "status"))]
+        return false;
+    }
+
+    /// The JSON of `GET <base>/environ`, when it is served: all of it with `details`, else the
+    /// name and version alone.
+    fn environ_json(&self, details: bool) -> Option<String> {
+        #[cfg(feature = "status")]
+        return self.inner.options.environ.as_ref().map(|environ| {
+            if details {
+                environ.to_json()
+            } else {
+                serde_json::json!({"name": environ.name, "version": environ.version}).to_string()
+            }
+        });
+        #[cfg(not(feature = "status"))]
+        {
+            let _ = details;
+            None
         }
     }
 
@@ -948,9 +983,11 @@ impl HealthHandler {
                 br#"{"status":false,"message":"shutting down"}"#.to_vec(),
             ),
             // Never reached: the fleet is not a readiness endpoint.
-            Endpoint::Probe(..) | Endpoint::Ping | Endpoint::Fleet | Endpoint::Registry => {
-                (TEXT, b"shutting down".to_vec())
-            }
+            Endpoint::Probe(..)
+            | Endpoint::Ping
+            | Endpoint::Fleet
+            | Endpoint::Registry
+            | Endpoint::Environ => (TEXT, b"shutting down".to_vec()),
         };
         let mut response = self.respond(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -68,6 +68,8 @@ pub struct HttpOptions {
     pub(crate) store: Option<Arc<dyn ResultStore>>,
     #[cfg(feature = "registry")]
     pub(crate) registry: Option<crate::registry::Registry>,
+    #[cfg(feature = "status")]
+    pub(crate) environ: Option<crate::status::Environ>,
 }
 
 impl fmt::Debug for HttpOptions {
@@ -106,7 +108,18 @@ impl HttpOptions {
             store: None,
             #[cfg(feature = "registry")]
             registry: None,
+            #[cfg(feature = "status")]
+            environ: None,
         }
+    }
+
+    /// Serves `GET <base>/environ`: what the application was built from (see
+    /// [`environ!`](crate::environ)), as JSON; without details, only its name and version.
+    #[cfg(feature = "status")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "status")))]
+    pub fn environ(mut self, environ: crate::status::Environ) -> Self {
+        self.environ = Some(environ);
+        self
     }
 
     /// Serves `GET <base>/registry`: the instances of `registry`, as JSON (with details hidden
