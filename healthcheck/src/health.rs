@@ -298,6 +298,8 @@ impl HealthChecksBuilder {
         } else {
             None
         };
+        #[cfg(feature = "status")]
+        crate::status::mark_started();
         let readiness = Arc::new(ReadinessState::new(&checks));
         let health = HealthChecks {
             inner: Arc::new(Inner {

@@ -102,6 +102,8 @@ enum Endpoint {
     Registry,
     /// `GET <base>/environ`, when the build is given.
     Environ,
+    /// `GET <base>/status`, when a service status is given.
+    Status,
 }
 
 impl Endpoint {
@@ -118,7 +120,7 @@ impl Endpoint {
             Endpoint::Heartbeat(Probe::Readiness) => Some(4),
             Endpoint::Heartbeat(_) => Some(5),
             Endpoint::Ping => Some(6),
-            Endpoint::Fleet | Endpoint::Registry | Endpoint::Environ => None,
+            Endpoint::Fleet | Endpoint::Registry | Endpoint::Environ | Endpoint::Status => None,
         }
     }
 
@@ -297,6 +299,7 @@ impl HealthHandler {
             "/fleet" => Endpoint::Fleet,
             "/registry" if self.serves_registry() => Endpoint::Registry,
             "/environ" if self.serves_environ() => Endpoint::Environ,
+            "/status" if self.serves_status() => Endpoint::Status,
             other => {
                 let single = [
                     ("/livez/", Probe::Liveness),
@@ -485,6 +488,11 @@ impl HealthHandler {
             }
             (Endpoint::Ping, _) => Ok(self.ping().await),
             (Endpoint::Registry, _) => Ok(self.registry_endpoint(details).await),
+            (Endpoint::Status, _) => Ok((
+                StatusCode::OK,
+                JSON,
+                self.status_json(details).unwrap_or_default().into_bytes(),
+            )),
             (Endpoint::Environ, _) => Ok((
                 StatusCode::OK,
                 JSON,
@@ -600,7 +608,8 @@ impl HealthHandler {
             | Endpoint::Heartbeat(_)
             | Endpoint::Ping
             | Endpoint::Registry
-            | Endpoint::Environ => Ok(Params::None),
+            | Endpoint::Environ
+            | Endpoint::Status => Ok(Params::None),
             Endpoint::Fleet => {
                 let mut filter = FleetFilter::new();
                 let mut text = false;
@@ -694,6 +703,30 @@ impl HealthHandler {
             Format::Json => (status, JSON, render::report_json(&report, details)),
             Format::HealthJson => (status, HEALTH_JSON, render::health_json(&report, details)),
             Format::Text => (status, TEXT, render::report_text(&report, details)),
+        }
+    }
+
+    /// Whether `GET <base>/status` is served.
+    fn serves_status(&self) -> bool {
+        #[cfg(feature = "status")]
+        return self.inner.options.status.is_some();
+        #[cfg(not(feature = "status"))]
+        return false;
+    }
+
+    /// The JSON of `GET <base>/status`, when it is served.
+    fn status_json(&self, details: bool) -> Option<String> {
+        #[cfg(feature = "status")]
+        return self
+            .inner
+            .options
+            .status
+            .as_ref()
+            .map(|status| status.to_json(&self.inner.health, details));
+        #[cfg(not(feature = "status"))]
+        {
+            let _ = details;
+            None
         }
     }
 
@@ -987,7 +1020,8 @@ impl HealthHandler {
             | Endpoint::Ping
             | Endpoint::Fleet
             | Endpoint::Registry
-            | Endpoint::Environ => (TEXT, b"shutting down".to_vec()),
+            | Endpoint::Environ
+            | Endpoint::Status => (TEXT, b"shutting down".to_vec()),
         };
         let mut response = self.respond(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -70,6 +70,8 @@ pub struct HttpOptions {
     pub(crate) registry: Option<crate::registry::Registry>,
     #[cfg(feature = "status")]
     pub(crate) environ: Option<crate::status::Environ>,
+    #[cfg(feature = "status")]
+    pub(crate) status: Option<crate::status::ServiceStatus>,
 }
 
 impl fmt::Debug for HttpOptions {
@@ -110,7 +112,20 @@ impl HttpOptions {
             registry: None,
             #[cfg(feature = "status")]
             environ: None,
+            #[cfg(feature = "status")]
+            status: None,
         }
+    }
+
+    /// Serves `GET <base>/status`: the service's name, version, start, uptime, host, instance,
+    /// pid, Rust version, checks, workers, metrics and fleet store, and its configuration with
+    /// secrets masked (see [`ServiceStatus`](crate::status::ServiceStatus)); without details,
+    /// only its name, start and uptime.
+    #[cfg(feature = "status")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "status")))]
+    pub fn status(mut self, status: crate::status::ServiceStatus) -> Self {
+        self.status = Some(status);
+        self
     }
 
     /// Serves `GET <base>/environ`: what the application was built from (see
