@@ -223,6 +223,21 @@ impl CheckDef {
         Probe::ALL.into_iter().filter(|p| self.in_probe(*p))
     }
 
+    /// The check and its options as JSON (for `list` and `/status`): name, groups, timeout
+    /// (`default_timeout` when it has none), critical, probes, blocking, and where it is defined.
+    #[cfg(any(feature = "cli", feature = "status"))]
+    pub(crate) fn describe(&self, default_timeout: Duration) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name(),
+            "groups": self.groups().collect::<Vec<_>>(),
+            "timeout_ms": self.timeout().unwrap_or(default_timeout).as_millis(),
+            "critical": self.is_critical(),
+            "probes": self.probes().map(Probe::as_str).collect::<Vec<_>>(),
+            "blocking": self.is_blocking(),
+            "location": format!("{}:{}", self.location().file(), self.location().line()),
+        })
+    }
+
     /// Where the check was declared.
     #[must_use]
     pub const fn location(&self) -> SourceLocation {

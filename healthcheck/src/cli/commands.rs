@@ -240,11 +240,30 @@ pub(crate) async fn state(health: &HealthChecks, args: &StateArgs) -> Outcome {
         Some(service) => filter = filter.service(service),
         None => {}
     }
-    if let Some(group) = &args.group {
-        filter = filter.group(group.clone());
+    read_state(
+        &fleet,
+        filter,
+        args.group.as_deref(),
+        args.check.as_deref(),
+        args.format,
+    )
+    .await
+}
+
+/// Reads the fleet's view narrowed to `group` and `check`, and prints it as `format`: exit 0
+/// when the fleet's rule holds, 2 when it does not or the store cannot be read.
+pub(crate) async fn read_state(
+    fleet: &crate::fleet::Fleet,
+    mut filter: FleetFilter,
+    group: Option<&str>,
+    check: Option<&str>,
+    format: Format,
+) -> Outcome {
+    if let Some(group) = group {
+        filter = filter.group(group);
     }
-    if let Some(check) = &args.check {
-        filter = filter.check(check.clone());
+    if let Some(check) = check {
+        filter = filter.check(check);
     }
     match fleet.read(&filter).await {
         Ok(view) => {
@@ -253,7 +272,7 @@ pub(crate) async fn state(health: &HealthChecks, args: &StateArgs) -> Outcome {
             } else {
                 EXIT_UNHEALTHY
             };
-            Outcome::out(code, render_view(&view, args.format))
+            Outcome::out(code, render_view(&view, format))
         }
         Err(error) => Outcome::error(EXIT_UNHEALTHY, error),
     }
@@ -313,17 +332,7 @@ pub(crate) fn list(health: &HealthChecks, args: &ListArgs) -> Outcome {
     let checks = health.checks();
     if args.format == ListFormat::Json {
         let list: Vec<serde_json::Value> = checks
-            .map(|check| {
-                serde_json::json!({
-                    "name": check.name(),
-                    "groups": check.groups().collect::<Vec<_>>(),
-                    "timeout_ms": check.timeout().unwrap_or(health.default_timeout()).as_millis(),
-                    "critical": check.is_critical(),
-                    "probes": check.probes().map(Probe::as_str).collect::<Vec<_>>(),
-                    "blocking": check.is_blocking(),
-                    "location": format!("{}:{}", check.location().file(), check.location().line()),
-                })
-            })
+            .map(|check| check.describe(health.default_timeout()))
             .collect();
         return Outcome::out(EXIT_HEALTHY, format!("{}\n", serde_json::Value::from(list)));
     }

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use super::commands::{Format, parse_duration, render_view};
+use super::commands::{Format, parse_duration};
 use super::generate::GenArgs;
 use super::probe::{ProbeArgs, probe};
-use super::{EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_USAGE, Outcome, clap_outcome};
+use super::{EXIT_HEALTHY, EXIT_USAGE, Outcome, clap_outcome};
 use crate::fleet::{FleetConfig, FleetFilter, FleetReduce, Heartbeat};
 use crate::health::HealthChecks;
 
@@ -178,33 +178,19 @@ async fn state(args: &StoreStateArgs) -> Outcome {
         Ok(health) => health,
         Err(outcome) => return outcome,
     };
-    let mut filter = if args.service == "*" {
+    let filter = if args.service == "*" {
         FleetFilter::new().all_services()
     } else {
         FleetFilter::new()
     };
-    if let Some(group) = &args.group {
-        filter = filter.group(group.clone());
-    }
-    if let Some(check) = &args.check {
-        filter = filter.check(check.clone());
-    }
-    match health
-        .fleet()
-        .with_reduce(args.reduce.clone())
-        .read(&filter)
-        .await
-    {
-        Ok(view) => {
-            let code = if view.healthy {
-                EXIT_HEALTHY
-            } else {
-                EXIT_UNHEALTHY
-            };
-            Outcome::out(code, render_view(&view, args.format))
-        }
-        Err(error) => Outcome::error(EXIT_UNHEALTHY, error),
-    }
+    super::commands::read_state(
+        &health.fleet().with_reduce(args.reduce.clone()),
+        filter,
+        args.group.as_deref(),
+        args.check.as_deref(),
+        args.format,
+    )
+    .await
 }
 
 async fn beat(args: &StoreBeatArgs) -> Outcome {
@@ -269,5 +255,5 @@ async fn watch(args: &WatchArgs) -> ExitCode {
             return ExitCode::SUCCESS;
         }
     }
-    Outcome::error(EXIT_UNHEALTHY, "the watch could not start").print()
+    Outcome::error(super::EXIT_UNHEALTHY, "the watch could not start").print()
 }

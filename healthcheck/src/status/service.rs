@@ -9,7 +9,6 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::Environ;
-use crate::check::Probe;
 use crate::health::HealthChecks;
 
 /// What replaces a secret.
@@ -120,16 +119,7 @@ impl ServiceStatus {
         }
         let checks: Vec<Value> = health
             .checks()
-            .map(|check| {
-                json!({
-                    "name": check.name(),
-                    "groups": check.groups().collect::<Vec<_>>(),
-                    "timeout_ms": check.timeout().unwrap_or(health.default_timeout()).as_millis(),
-                    "critical": check.is_critical(),
-                    "probes": check.probes().map(Probe::as_str).collect::<Vec<_>>(),
-                    "blocking": check.is_blocking(),
-                })
-            })
+            .map(|check| check.describe(health.default_timeout()))
             .collect();
         let fleet = health.fleet_status().map(|status| {
             json!({
