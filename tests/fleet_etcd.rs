@@ -39,20 +39,6 @@ async fn revision(client: &mut Client) -> i64 {
         .revision()
 }
 
-/// Turns etcd's authentication on, with `root` and `password`.
-async fn require_password(server: &Server, password: &str) {
-    let mut client = raw(server, None).await;
-    client
-        .user_add("root", password, None)
-        .await
-        .expect("add root");
-    client
-        .user_grant_role("root", "root")
-        .await
-        .expect("grant root");
-    client.auth_enable().await.expect("enable auth");
-}
-
 #[tokio::test]
 async fn the_etcd_store_keeps_the_contract() {
     let server = etcd::start();
@@ -215,7 +201,7 @@ async fn a_lease_that_was_lost_is_granted_anew_on_the_next_publish() {
 #[tokio::test]
 async fn a_server_that_goes_away_fails_fast_and_the_store_recovers() {
     let mut server = etcd::start();
-    require_password(&server, PASSWORD).await;
+    etcd::require_password(&server, PASSWORD).await;
     let store = EtcdStore::new(&store_url(&server, Some(("root", PASSWORD)))).expect("a store");
     let service = unique_service("restart");
     let ttl = Duration::from_secs(2);
@@ -274,7 +260,7 @@ async fn a_server_that_goes_away_fails_fast_and_the_store_recovers() {
 #[tokio::test]
 async fn a_wrong_password_fails_without_showing_it() {
     let server = etcd::start();
-    require_password(&server, PASSWORD).await;
+    etcd::require_password(&server, PASSWORD).await;
     let wrong = "wr0ng-Pass-word";
     let store = EtcdStore::new(&store_url(&server, Some(("root", wrong)))).expect("a store");
     let started = Instant::now();

@@ -748,16 +748,7 @@ const PASSWORD: &str = "s3cret-Registry-pw";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_authentication_on_it_registers_and_a_wrong_password_never_shows() {
     let server = etcd::start();
-    let mut client = raw(&server).await;
-    client
-        .user_add("root", PASSWORD, None)
-        .await
-        .expect("add root");
-    client
-        .user_grant_role("root", "root")
-        .await
-        .expect("grant root");
-    client.auth_enable().await.expect("enable auth");
+    etcd::require_password(&server, PASSWORD).await;
 
     let url = format!("etcd://root:{PASSWORD}@{}", server.addr);
     let good = registry(&url, "/services", Duration::from_secs(3));
@@ -800,24 +791,11 @@ async fn with_authentication_on_it_registers_and_a_wrong_password_never_shows() 
     assert!(!good.is_up("i-bad").await.expect("a read"));
 }
 
-/// A certificate authority, and a certificate it signed for `127.0.0.1` with its key (PEM).
-fn authority() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("a CA key"))
-        .expect("the CA certificate");
-    let key = KeyPair::generate().expect("a server key");
-    let params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .expect("server parameters");
-    let certificate = params.signed_by(&key, &ca).expect("the server certificate");
-    (ca.pem(), certificate.pem(), key.serialize_pem())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_tls_it_registers_with_the_authority_given_and_not_without_it() {
-    let (ca_pem, cert_pem, key_pem) = authority();
-    let server = etcd::start_tls(&cert_pem, &key_pem);
+    let ca = support::http_server::TestCa::new();
+    let ca_pem = ca.ca_pem.clone();
+    let server = etcd::start_tls(&ca.server_cert_pem, &ca.server_key_pem);
     let registry = Registry::etcd(server.addr.to_string())
         .tls(&ca_pem, None)
         .ttl(Duration::from_secs(3))

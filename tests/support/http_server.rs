@@ -252,6 +252,10 @@ pub struct TestCa {
     pub ca_pem: String,
     /// A server configuration presenting the signed certificate.
     pub server: Arc<rustls::ServerConfig>,
+    /// The signed certificate, PEM, for servers configured by files (etcd).
+    pub server_cert_pem: String,
+    /// Its private key, PEM.
+    pub server_key_pem: String,
 }
 
 impl TestCa {
@@ -275,6 +279,8 @@ impl TestCa {
         Self {
             ca_pem: ca.pem(),
             server,
+            server_cert_pem: certificate.pem(),
+            server_key_pem: key.serialize_pem(),
         }
     }
 

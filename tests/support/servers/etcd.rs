@@ -61,6 +61,22 @@ fn start_with(tls: Option<(String, String)>) -> Server {
     )
 }
 
+/// Turns etcd's authentication on at `server`, with the user `root` and `password`.
+pub async fn require_password(server: &Server, password: &str) {
+    let mut client = etcd_client::Client::connect([endpoint(server)], None)
+        .await
+        .expect("connect");
+    client
+        .user_add("root", password, None)
+        .await
+        .expect("add root");
+    client
+        .user_grant_role("root", "root")
+        .await
+        .expect("grant root");
+    client.auth_enable().await.expect("enable auth");
+}
+
 /// The endpoint of `server`, as etcd-client takes it.
 pub fn endpoint(server: &Server) -> String {
     format!("http://{}", server.addr)
