@@ -77,6 +77,9 @@ pub mod checks;
 pub mod cli;
 mod component;
 mod error;
+#[cfg(feature = "events")]
+#[cfg_attr(docsrs, doc(cfg(feature = "events")))]
+pub mod events;
 pub mod fleet;
 mod health;
 pub mod http;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)] // Each test binary uses a part.
 
+pub mod browser;
 pub mod dns_server;
 pub mod fleet_contract;
 pub mod fleet_e2e;
