@@ -18,6 +18,7 @@ use crate::fleet::{
 };
 use crate::linked;
 use crate::metrics::{CheckRecord, Message, MetricsConfig, Pipeline, RunRecord, Statsd};
+use crate::history::{DEFAULT_HISTORY, History, HistoryEntry};
 use crate::readiness::ReadinessState;
 use crate::report::{ComponentReport, Report, default_reduce};
 use crate::run::{self as runner, selection::Selection};
@@ -44,6 +45,7 @@ pub struct HealthChecksBuilder {
     reduce: Option<Arc<Reduce>>,
     metrics: MetricsConfig,
     fleet: FleetConfig,
+    history: usize,
 }
 
 impl fmt::Debug for HealthChecksBuilder {
@@ -74,6 +76,7 @@ impl HealthChecksBuilder {
             reduce: None,
             metrics: MetricsConfig::new(),
             fleet: FleetConfig::new(),
+            history: DEFAULT_HISTORY,
         }
     }
 
@@ -104,6 +107,13 @@ impl HealthChecksBuilder {
     /// fail with [`Error::InvalidCheck`]).
     pub fn check(mut self, check: impl Into<Check>) -> Self {
         self.checks.push(check.into());
+        self
+    }
+
+    /// How many recent results each check keeps for [`HealthChecks::history`] and the status
+    /// page's sparklines. Defaults to 60; zero keeps none.
+    pub fn history(mut self, len: usize) -> Self {
+        self.history = len;
         self
     }
 
@@ -301,6 +311,7 @@ impl HealthChecksBuilder {
         #[cfg(feature = "status")]
         crate::status::mark_started();
         let readiness = Arc::new(ReadinessState::new(&checks));
+        let history = History::new(checks.len(), self.history);
         let health = HealthChecks {
             inner: Arc::new(Inner {
                 identity,
@@ -314,6 +325,7 @@ impl HealthChecksBuilder {
                 fleet,
                 publisher,
                 readiness,
+                history,
             }),
         };
         if health.inner.fleet.explicit && health.inner.publisher.is_some() {
@@ -421,6 +433,8 @@ struct Inner {
     publisher: Option<Publisher>,
     /// The readiness checks' latest results, for those who follow them.
     readiness: Arc<ReadinessState>,
+    /// The recent results of each check, by index.
+    history: History,
 }
 
 impl fmt::Debug for HealthChecks {
@@ -480,6 +494,48 @@ impl HealthChecks {
         let checks = &self.inner.checks;
         let index = checks.binary_search_by(|c| c.name().cmp(name)).ok()?;
         Some(&checks[index])
+    }
+
+    /// The recent executions of check `name`, oldest first (at most as many as
+    /// [`HealthChecksBuilder::history`] says; a run that joined an execution in flight or a
+    /// cached response adds none); `None` when there is no such check.
+    ///
+    /// ```
+    /// use healthcheck::{Check, Component, HealthChecks, Status};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), healthcheck::Error> {
+    /// let health = HealthChecks::builder()
+    ///     .without_registered_checks()
+    ///     .metrics(healthcheck::MetricsConfig::disabled())
+    ///     .check(Check::new("db", || async { Component::degraded("slow") }))
+    ///     .build()?;
+    /// health.run().await;
+    /// health.run().await;
+    /// let history = health.history("db").unwrap();
+    /// assert_eq!(history.len(), 2);
+    /// assert_eq!(history[1].status, Status::Degraded);
+    /// assert_eq!(history[1].message.as_deref(), Some("slow"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn history(&self, name: &str) -> Option<Vec<HistoryEntry>> {
+        let checks = &self.inner.checks;
+        let index = checks.binary_search_by(|c| c.name().cmp(name)).ok()?;
+        Some(self.inner.history.entries(index))
+    }
+
+    /// Whether results are shared through a fleet store of the application's choosing (not the
+    /// in-memory store of this instance alone).
+    pub(crate) fn has_shared_fleet(&self) -> bool {
+        self.inner.fleet.explicit
+    }
+
+    /// How many recent results each check keeps ([`HealthChecksBuilder::history`]).
+    #[must_use]
+    pub fn history_len(&self) -> usize {
+        self.inner.history.len()
     }
 
     /// Who this process is: service, host, instance and labels.
@@ -809,10 +865,20 @@ impl HealthChecks {
         }
         let entries = selected
             .into_iter()
+            .zip(indices)
             .zip(outcomes)
-            .map(|(check, outcome)| {
+            .map(|((check, &index), outcome)| {
                 let entry =
                     ComponentReport::new(outcome.component, check.is_critical(), check.groups());
+                if outcome.executed {
+                    self.inner.history.record(
+                        index,
+                        timestamp,
+                        entry.status,
+                        entry.response_duration(),
+                        entry.status_message.as_deref(),
+                    );
+                }
                 (check, entry, outcome.executed)
             })
             .collect();

@@ -10,7 +10,7 @@ mod heartbeat;
 mod identity;
 mod publish;
 pub mod store;
-mod view;
+pub(crate) mod view;
 
 pub(crate) use config::ResolvedFleet;
 pub use config::{DEFAULT_PUBLISH_INTERVAL, FleetConfig, FleetReduce};

@@ -388,7 +388,7 @@ impl FleetView {
 }
 
 /// An age in whole seconds (`93 s`), or milliseconds below a second.
-struct Ago(Duration);
+pub(crate) struct Ago(pub(crate) Duration);
 
 impl fmt::Display for Ago {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use chrono::{DateTime, SubsecRound, Utc};
 use http::header::{
-    ACCEPT, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE,
+    ACCEPT, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY,
+    CONTENT_TYPE, WWW_AUTHENTICATE, X_CONTENT_TYPE_OPTIONS,
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use subtle::ConstantTimeEq;
@@ -104,6 +105,8 @@ enum Endpoint {
     Environ,
     /// `GET <base>/status`, when a service status is given.
     Status,
+    /// The HTML status page, when it is configured.
+    StatusPage,
 }
 
 impl Endpoint {
@@ -120,7 +123,11 @@ impl Endpoint {
             Endpoint::Heartbeat(Probe::Readiness) => Some(4),
             Endpoint::Heartbeat(_) => Some(5),
             Endpoint::Ping => Some(6),
-            Endpoint::Fleet | Endpoint::Registry | Endpoint::Environ | Endpoint::Status => None,
+            Endpoint::Fleet
+            | Endpoint::Registry
+            | Endpoint::Environ
+            | Endpoint::Status
+            | Endpoint::StatusPage => None,
         }
     }
 
@@ -143,6 +150,11 @@ impl Endpoint {
 const JSON: &str = "application/json";
 const HEALTH_JSON: &str = "application/health+json";
 const TEXT: &str = "text/plain; charset=utf-8";
+const HTML: &str = "text/html; charset=utf-8";
+/// The status page loads nothing and runs no script: even markup that escaped escaping could
+/// not run.
+const HTML_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
+                           base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
@@ -300,6 +312,7 @@ impl HealthHandler {
             "/registry" if self.serves_registry() => Endpoint::Registry,
             "/environ" if self.serves_environ() => Endpoint::Environ,
             "/status" if self.serves_status() => Endpoint::Status,
+            other if self.is_status_page(other) => Endpoint::StatusPage,
             other => {
                 let single = [
                     ("/livez/", Probe::Liveness),
@@ -498,6 +511,7 @@ impl HealthHandler {
                 JSON,
                 self.environ_json(details).unwrap_or_default().into_bytes(),
             )),
+            (Endpoint::StatusPage, _) => Ok(self.status_page(details).await),
             (Endpoint::Fleet, Params::Fleet { filter, text }) => {
                 Ok(self.fleet_endpoint(&filter, text, details).await)
             }
@@ -609,7 +623,8 @@ impl HealthHandler {
             | Endpoint::Ping
             | Endpoint::Registry
             | Endpoint::Environ
-            | Endpoint::Status => Ok(Params::None),
+            | Endpoint::Status
+            | Endpoint::StatusPage => Ok(Params::None),
             Endpoint::Fleet => {
                 let mut filter = FleetFilter::new();
                 let mut text = false;
@@ -703,6 +718,70 @@ impl HealthHandler {
             Format::Json => (status, JSON, render::report_json(&report, details)),
             Format::HealthJson => (status, HEALTH_JSON, render::health_json(&report, details)),
             Format::Text => (status, TEXT, render::report_text(&report, details)),
+        }
+    }
+
+    /// Whether `rest` (the path under the base path) is the status page's.
+    fn is_status_page(&self, rest: &str) -> bool {
+        #[cfg(feature = "status")]
+        return self
+            .inner
+            .options
+            .status_page
+            .as_ref()
+            .is_some_and(|page| page.path == rest);
+        #[cfg(not(feature = "status"))]
+        {
+            let _ = rest;
+            false
+        }
+    }
+
+    /// The status page: the report of every check (fresh stored results where there are), each
+    /// check's history, and the fleet when a shared store is configured.
+    async fn status_page(&self, details: bool) -> (StatusCode, &'static str, Vec<u8>) {
+        #[cfg(feature = "status")]
+        {
+            let inner = &self.inner;
+            let health = &inner.health;
+            let names: Vec<&str> = health.checks().map(|c| c.name()).collect();
+            let report = self.report_for(&names).await;
+            let fleet = if details && health.has_shared_fleet() {
+                Some(
+                    health
+                        .fleet()
+                        .read(&FleetFilter::new())
+                        .await
+                        .map_err(|error| {
+                            tracing::warn!(%error, "the fleet store could not be read");
+                            format!("the fleet store could not be read: {error}")
+                        }),
+                )
+            } else {
+                None
+            };
+            let history = |name: &str| health.history(name).unwrap_or_default();
+            let page = inner.options.status_page.clone().unwrap_or_default();
+            let html = crate::status::render_page(&crate::status::PageInput {
+                page: &page,
+                service: health.identity().service(),
+                report: &report,
+                history: &history,
+                history_len: health.history_len(),
+                fleet,
+                details,
+            });
+            let status = if report.service_healthy {
+                StatusCode::OK
+            } else {
+                inner.options.unhealthy_status
+            };
+            (status, HTML, html.into_bytes())
+        }
+        #[cfg(not(feature = "status"))]
+        {
+            let _ = details;
+            (StatusCode::NOT_FOUND, JSON, render::error_json("not found"))
         }
     }
 
@@ -1021,7 +1100,8 @@ impl HealthHandler {
             | Endpoint::Fleet
             | Endpoint::Registry
             | Endpoint::Environ
-            | Endpoint::Status => (TEXT, b"shutting down".to_vec()),
+            | Endpoint::Status
+            | Endpoint::StatusPage => (TEXT, b"shutting down".to_vec()),
         };
         let mut response = self.respond(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -1044,6 +1124,13 @@ impl HealthHandler {
     ) -> HealthResponse {
         let mut headers = HeaderMap::with_capacity(3);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if content_type == HTML {
+            headers.insert(
+                CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(HTML_POLICY),
+            );
+            headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        }
         headers.insert(CACHE_CONTROL, self.inner.cache_control.clone());
         let body = if method == Method::HEAD {
             headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));

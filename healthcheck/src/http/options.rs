@@ -72,6 +72,8 @@ pub struct HttpOptions {
     pub(crate) environ: Option<crate::status::Environ>,
     #[cfg(feature = "status")]
     pub(crate) status: Option<crate::status::ServiceStatus>,
+    #[cfg(feature = "status")]
+    pub(crate) status_page: Option<crate::status::StatusPage>,
 }
 
 impl fmt::Debug for HttpOptions {
@@ -114,6 +116,8 @@ impl HttpOptions {
             environ: None,
             #[cfg(feature = "status")]
             status: None,
+            #[cfg(feature = "status")]
+            status_page: None,
         }
     }
 
@@ -125,6 +129,19 @@ impl HttpOptions {
     #[cfg_attr(docsrs, doc(cfg(feature = "status")))]
     pub fn status(mut self, status: crate::status::ServiceStatus) -> Self {
         self.status = Some(status);
+        self
+    }
+
+    /// Serves the HTML status page at `GET <base>/status.html` (or the page's own path): the
+    /// verdict, each check with its status, message, response time, groups and a sparkline of
+    /// its recent runs ([`HealthChecksBuilder::history`](crate::HealthChecksBuilder::history)),
+    /// and the fleet's check → group → host grid when a shared fleet store is configured.
+    /// Without details, only the verdict. Answers 200, or the unhealthy status (503) when the
+    /// service is unhealthy, as `/healthcheck` does.
+    #[cfg(feature = "status")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "status")))]
+    pub fn status_page(mut self, page: crate::status::StatusPage) -> Self {
+        self.status_page = Some(page);
         self
     }
 
