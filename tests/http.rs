@@ -347,7 +347,7 @@ fn actix_web_serves_every_endpoint_beside_the_application_routes() {
 }
 
 #[tokio::test]
-async fn the_tower_service_takes_any_request_body() {
+async fn the_tower_service_takes_any_http_body() {
     use tower::ServiceExt;
     let service = healthcheck::http::tower::HealthService::new(handler(HttpOptions::new()));
     let request = http::Request::get("/readyz?verbose")
@@ -360,7 +360,9 @@ async fn the_tower_service_takes_any_request_body() {
         .expect("body")
         .to_bytes();
     assert!(body.ends_with(b"readyz check passed"));
-    let request = http::Request::get("/nowhere").body(()).expect("request");
+    let request = http::Request::get("/nowhere")
+        .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+        .expect("request");
     assert_eq!(
         service.oneshot(request).await.expect("infallible").status(),
         404

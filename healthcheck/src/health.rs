@@ -528,6 +528,7 @@ impl HealthChecks {
 
     /// Whether results are shared through a fleet store of the application's choosing (not the
     /// in-memory store of this instance alone).
+    #[cfg(feature = "status")]
     pub(crate) fn has_shared_fleet(&self) -> bool {
         self.inner.fleet.explicit
     }

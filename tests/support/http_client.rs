@@ -47,6 +47,42 @@ pub fn send(address: SocketAddr, method: &str, target: &str, headers: &[(&str, &
     parse(&raw, method == "HEAD")
 }
 
+/// Sends `method target` with `headers` and `body` (with its `Content-Length`, unless `chunked`:
+/// then as one chunk, with no length given), and reads the whole response. The server may answer
+/// and close before it read all of a large body: a failed write is not an error then.
+pub fn send_body(
+    address: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    chunked: bool,
+) -> Response {
+    let mut stream = TcpStream::connect(address).expect("connect to the server");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut request =
+        format!("{method} {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let mut raw = request.into_bytes();
+    if chunked {
+        raw.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+        raw.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
+        raw.extend_from_slice(body);
+        raw.extend_from_slice(b"\r\n0\r\n\r\n");
+    } else {
+        raw.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+        raw.extend_from_slice(body);
+    }
+    let _ = stream.write_all(&raw);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    parse(&response, method == "HEAD")
+}
+
 pub fn get(address: SocketAddr, target: &str) -> Response {
     send(address, "GET", target, &[])
 }

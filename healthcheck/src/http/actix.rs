@@ -16,7 +16,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::http::{HealthHandler, HealthRequest, ROUTES};
+use crate::http::{HealthHandler, HealthRequest, RequestBody};
 
 /// Registers every endpoint (under the handler's base path), for `App::configure` or
 /// `Scope::configure`.
@@ -40,17 +40,15 @@ use crate::http::{HealthHandler, HealthRequest, ROUTES};
 /// ```
 pub fn configure(handler: HealthHandler) -> impl Fn(&mut web::ServiceConfig) + Clone {
     move |config: &mut web::ServiceConfig| {
-        let base = handler.base_path().to_owned();
-        for route in ROUTES {
-            let pattern = format!("{base}{route}");
+        for pattern in handler.routes() {
             let handler = handler.clone();
             let endpoint = pattern.clone();
             config.route(
                 &pattern,
-                web::route().to(move |request: HttpRequest| {
+                web::route().to(move |request: HttpRequest, body: web::Payload| {
                     let handler = handler.clone();
                     let path = endpoint_path(&endpoint, request.path());
-                    async move { answer(&handler, &request, &path).await }
+                    async move { answer(&handler, &request, &path, body).await }
                 }),
             );
         }
@@ -74,7 +72,12 @@ fn endpoint_path(pattern: &str, request_path: &str) -> String {
     }
 }
 
-async fn answer(handler: &HealthHandler, request: &HttpRequest, path: &str) -> HttpResponse {
+async fn answer(
+    handler: &HealthHandler,
+    request: &HttpRequest,
+    path: &str,
+    body: web::Payload,
+) -> HttpResponse {
     // actix-web speaks `http` 0.2; the handler, `http` 1: carry over what it reads.
     let method = ::http::Method::from_bytes(request.method().as_str().as_bytes())
         .unwrap_or(::http::Method::OPTIONS);
@@ -86,21 +89,40 @@ async fn answer(handler: &HealthHandler, request: &HttpRequest, path: &str) -> H
         method
     };
     let mut headers = ::http::HeaderMap::new();
-    for name in [::http::header::ACCEPT, ::http::header::AUTHORIZATION] {
+    for name in [
+        ::http::header::ACCEPT,
+        ::http::header::AUTHORIZATION,
+        ::http::header::CONTENT_LENGTH,
+    ] {
         for value in request.headers().get_all(name.as_str()) {
             if let Ok(value) = ::http::HeaderValue::from_bytes(value.as_bytes()) {
                 headers.append(name.clone(), value);
             }
         }
     }
-    let response = handler
-        .handle(HealthRequest {
-            method: &method,
-            path,
-            query: request.uri().query(),
-            headers: &headers,
-        })
-        .await;
+    let request = HealthRequest {
+        method: &method,
+        path,
+        query: request.uri().query(),
+        headers: &headers,
+    };
+    // Only a request whose body the handler takes (an event) is read, and at most its limit.
+    let response = match handler.body_limit(&request) {
+        Some(limit) => match body.to_bytes_limited(limit).await {
+            Ok(Ok(bytes)) => {
+                handler
+                    .handle_with_body(request, RequestBody::Complete(&bytes))
+                    .await
+            }
+            Ok(Err(_)) => {
+                handler
+                    .handle_with_body(request, RequestBody::Unreadable)
+                    .await
+            }
+            Err(_) => handler.handle_with_body(request, RequestBody::TooLarge).await,
+        },
+        None => handler.handle(request).await,
+    };
     let status = actix_web::http::StatusCode::from_u16(response.status.as_u16())
         .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = HttpResponse::build(status);

@@ -19,7 +19,8 @@ use ::axum::extract::Request;
 use ::axum::response::Response;
 use ::axum::routing::any;
 
-use crate::http::{HealthHandler, HealthRequest, ROUTES};
+use crate::http::body::read_body;
+use crate::http::{HealthHandler, HealthRequest};
 
 /// A router with every endpoint (under the handler's base path), answering any method (so that
 /// other methods get the handler's 405).
@@ -27,26 +28,31 @@ pub fn router<S>(handler: HealthHandler) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    let base = handler.base_path().to_owned();
+    let routes = handler.routes();
     let serve = move |request: Request| {
         let handler = handler.clone();
-        // The body is never read; keeping only the parts keeps the future `Send`.
-        let (parts, _body) = request.into_parts();
-        async move { answer(&handler, &parts).await }
+        let (parts, body) = request.into_parts();
+        async move { answer(&handler, &parts, body).await }
     };
-    ROUTES.iter().fold(Router::new(), |router, route| {
-        router.route(&format!("{base}{route}"), any(serve.clone()))
+    routes.iter().fold(Router::new(), |router, route| {
+        router.route(route, any(serve.clone()))
     })
 }
 
-async fn answer(handler: &HealthHandler, request: &::http::request::Parts) -> Response {
-    let response = handler
-        .handle(HealthRequest {
-            method: &request.method,
-            path: request.uri.path(),
-            query: request.uri.query(),
-            headers: &request.headers,
-        })
-        .await;
+async fn answer(handler: &HealthHandler, parts: &::http::request::Parts, body: Body) -> Response {
+    let request = HealthRequest {
+        method: &parts.method,
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+    };
+    // Only a request whose body the handler takes (an event) is read, and at most its limit.
+    let response = match handler.body_limit(&request) {
+        Some(limit) => match read_body(body, limit).await {
+            Ok(read) => handler.handle_with_body(request, read.as_body()).await,
+            Err(read) => handler.handle_with_body(request, read).await,
+        },
+        None => handler.handle(request).await,
+    };
     response.into_http().map(Body::from)
 }

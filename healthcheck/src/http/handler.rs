@@ -42,6 +42,17 @@ pub struct HealthRequest<'a> {
     pub headers: &'a HeaderMap,
 }
 
+/// A request's body, as an adapter read it, for [`HealthHandler::handle_with_body`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestBody<'a> {
+    /// The whole body, no longer than [`HealthHandler::body_limit`].
+    Complete(&'a [u8]),
+    /// The body was longer than the limit; the adapter stopped reading it (answered 413).
+    TooLarge,
+    /// The body could not be read: the connection broke, say (answered 400).
+    Unreadable,
+}
+
 /// An HTTP response from the handler.
 #[derive(Clone, Debug)]
 pub struct HealthResponse {
@@ -241,6 +252,28 @@ impl HealthHandler {
         Ok(Self { inner })
     }
 
+    /// The routes to mount, under the base path, in the route syntax of axum and actix-web: the
+    /// fixed ones, and the status page's own path.
+    #[cfg(any(feature = "axum", feature = "actix-web"))]
+    pub(crate) fn routes(&self) -> Vec<String> {
+        let base = &self.inner.options.base_path;
+        let mut routes: Vec<String> = crate::http::ROUTES
+            .iter()
+            .map(|route| format!("{base}{route}"))
+            .collect();
+        #[cfg(feature = "status")]
+        if let Some(page) = &self.inner.options.status_page {
+            routes.push(format!("{base}{}", page.path));
+        }
+        routes
+    }
+
+    /// The event intake, when events are taken.
+    #[cfg(feature = "events")]
+    pub(crate) fn events(&self) -> Option<&crate::events::Events> {
+        self.inner.options.events.as_ref()
+    }
+
     /// The path the endpoints sit under (empty for the root).
     #[must_use]
     pub fn base_path(&self) -> &str {
@@ -267,9 +300,56 @@ impl HealthHandler {
         self.inner.shutting_down.load(Ordering::SeqCst) || self.inner.health.is_shutting_down()
     }
 
+    /// The most bytes of body the handler takes with `request`, when it reads that request's
+    /// body (`POST <base>/events`); `None` for every other request, whose body is never read.
+    /// An adapter reads at most this many bytes, stops once the body is longer (passing
+    /// [`RequestBody::TooLarge`]), and calls [`handle_with_body`](Self::handle_with_body).
+    #[must_use]
+    pub fn body_limit(&self, request: &HealthRequest<'_>) -> Option<usize> {
+        #[cfg(feature = "events")]
+        if request.method == Method::POST && self.is_events_path(request.path) {
+            return self.inner.options.events.as_ref().map(|e| e.max_body());
+        }
+        let _ = request;
+        None
+    }
+
+    /// [`handle`](Self::handle), with the body an adapter read as
+    /// [`body_limit`](Self::body_limit) says (the other endpoints ignore it).
+    pub async fn handle_with_body(
+        &self,
+        request: HealthRequest<'_>,
+        body: RequestBody<'_>,
+    ) -> HealthResponse {
+        match self.try_handle_with_body(request, body).await {
+            Some(response) => response,
+            None => self.error(false, StatusCode::NOT_FOUND, "not found", request.method),
+        }
+    }
+
+    /// [`try_handle`](Self::try_handle), with the body an adapter read.
+    pub async fn try_handle_with_body(
+        &self,
+        request: HealthRequest<'_>,
+        body: RequestBody<'_>,
+    ) -> Option<HealthResponse> {
+        #[cfg(feature = "events")]
+        if self.is_events_path(request.path) {
+            return Some(self.events_endpoint(request, body));
+        }
+        let _ = body;
+        self.try_handle(request).await
+    }
+
     /// Answers one request. `None` when the path is not one of the endpoints, so that an adapter
-    /// can pass the request on; see [`handle`](Self::handle) for a 404 instead.
+    /// can pass the request on; see [`handle`](Self::handle) for a 404 instead. A request to
+    /// `POST <base>/events` is taken with an empty body: adapters pass bodies with
+    /// [`try_handle_with_body`](Self::try_handle_with_body).
     pub async fn try_handle(&self, request: HealthRequest<'_>) -> Option<HealthResponse> {
+        #[cfg(feature = "events")]
+        if self.is_events_path(request.path) {
+            return Some(self.events_endpoint(request, RequestBody::Complete(&[])));
+        }
         if let Some(name) = self.beat_path(request.path) {
             return Some(self.beat_endpoint(name, request));
         }
@@ -396,6 +476,89 @@ impl HealthHandler {
                 response
             }
             Err(error) => self.error(false, StatusCode::NOT_FOUND, &error.to_string(), method),
+        }
+    }
+
+    /// Whether `path` is `<base>/events` and events are taken.
+    #[cfg(feature = "events")]
+    fn is_events_path(&self, path: &str) -> bool {
+        self.inner.options.events.is_some()
+            && path
+                .strip_prefix(self.inner.options.base_path.as_str())
+                .is_some_and(|rest| rest == "/events" || rest == "/events/")
+    }
+
+    /// `POST <base>/events`: queues the JSON body for the application's handler, in the daemon
+    /// library's answer shape (`{"result": ..., "message": ...}`).
+    #[cfg(feature = "events")]
+    fn events_endpoint(&self, request: HealthRequest<'_>, body: RequestBody<'_>) -> HealthResponse {
+        use crate::events::EventSource;
+        use http::header::RETRY_AFTER;
+
+        let method = request.method;
+        let Some(events) = self.inner.options.events.as_ref() else {
+            return self.error(false, StatusCode::NOT_FOUND, "not found", method);
+        };
+        let answer = |status: StatusCode, result: bool, message: &str| {
+            let body = serde_json::json!({ "result": result, "message": message }).to_string();
+            let mut response = self.respond(status, JSON, Bytes::from(body), method);
+            response
+                .headers
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        };
+        if method != Method::POST {
+            let mut response = answer(
+                StatusCode::METHOD_NOT_ALLOWED,
+                false,
+                "events are posted with POST",
+            );
+            response
+                .headers
+                .insert(ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+        if matches!(self.inner.options.details, Details::Token(_))
+            && !self.details_visible(request.headers)
+        {
+            let mut response = answer(
+                StatusCode::UNAUTHORIZED,
+                false,
+                "posting events needs `Authorization: Bearer <token>`",
+            );
+            response
+                .headers
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+        let limit = events.max_body();
+        let declared = request
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let body = match body {
+            RequestBody::Complete(body) if declared.is_none_or(|n| n <= limit as u64) => body,
+            RequestBody::Unreadable => {
+                let message = "the body could not be read";
+                return answer(StatusCode::BAD_REQUEST, false, message);
+            }
+            RequestBody::Complete(_) | RequestBody::TooLarge => {
+                events.count_too_large();
+                let message = format!("the body is larger than the limit of {limit} bytes");
+                return answer(StatusCode::PAYLOAD_TOO_LARGE, false, &message);
+            }
+        };
+        match events.submit(body, EventSource::Http) {
+            Ok(()) => answer(StatusCode::OK, true, "Event received"),
+            Err(rejected) => {
+                let mut response = answer(rejected.status(), false, &rejected.to_string());
+                if let Some(after) = rejected.retry_after() {
+                    let seconds = after.as_secs_f64().ceil().max(1.0) as u64;
+                    response.headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+                }
+                response
+            }
         }
     }
 

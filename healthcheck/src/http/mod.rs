@@ -35,6 +35,8 @@
 //! # }
 //! ```
 
+#[cfg(any(feature = "axum", feature = "tower"))]
+mod body;
 mod cache;
 mod handler;
 mod options;
@@ -56,13 +58,13 @@ pub mod server;
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 
-pub use handler::{HealthHandler, HealthRequest, HealthResponse};
+pub use handler::{HealthHandler, HealthRequest, HealthResponse, RequestBody};
 pub use options::{Details, HttpOptions};
 pub use store::{MemoryStore, ResultStore, StoreFuture, StoredResult};
 
 /// The paths of the endpoints, in the route syntax of axum and actix-web.
 #[cfg(any(feature = "axum", feature = "actix-web"))]
-pub(crate) const ROUTES: [&str; 12] = [
+pub(crate) const ROUTES: [&str; 16] = [
     "/healthcheck",
     "/livez",
     "/livez/{name}",
@@ -75,4 +77,8 @@ pub(crate) const ROUTES: [&str; 12] = [
     "/ping",
     "/heartbeat/{name}",
     "/fleet",
+    "/registry",
+    "/environ",
+    "/status",
+    "/events",
 ];

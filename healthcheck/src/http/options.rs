@@ -74,6 +74,8 @@ pub struct HttpOptions {
     pub(crate) status: Option<crate::status::ServiceStatus>,
     #[cfg(feature = "status")]
     pub(crate) status_page: Option<crate::status::StatusPage>,
+    #[cfg(feature = "events")]
+    pub(crate) events: Option<crate::events::Events>,
 }
 
 impl fmt::Debug for HttpOptions {
@@ -118,6 +120,8 @@ impl HttpOptions {
             status: None,
             #[cfg(feature = "status")]
             status_page: None,
+            #[cfg(feature = "events")]
+            events: None,
         }
     }
 
@@ -142,6 +146,19 @@ impl HttpOptions {
     #[cfg_attr(docsrs, doc(cfg(feature = "status")))]
     pub fn status_page(mut self, page: crate::status::StatusPage) -> Self {
         self.status_page = Some(page);
+        self
+    }
+
+    /// Takes events at `POST <base>/events`: a JSON body is queued for the handler of `events`
+    /// and answered `{"result": true, "message": "Event received"}`; a body over its size limit
+    /// gets 413, one that is not JSON 400 with the parse error, a full queue 503 with
+    /// `Retry-After`. With a [`Details::Token`], only callers that send it may post (401).
+    /// Without events, the path is not found (404). The
+    /// [standalone server](crate::http::server) also takes them as UDP datagrams on its port.
+    #[cfg(feature = "events")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "events")))]
+    pub fn events(mut self, events: crate::events::Events) -> Self {
+        self.events = Some(events);
         self
     }
 

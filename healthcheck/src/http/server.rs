@@ -66,6 +66,8 @@ pub struct Server {
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
     handler: HealthHandler,
+    /// The task that takes events as UDP datagrams on the same port, when events are taken.
+    udp: Option<JoinHandle<()>>,
 }
 
 /// The settings of a [`Server`], from [`Server::builder`]; [`bind`](Self::bind) starts it.
@@ -93,6 +95,7 @@ pub struct ServerBuilder {
     header_read_timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
     max_connections: usize,
+    udp_events: bool,
 }
 
 impl Default for ServerBuilder {
@@ -101,6 +104,7 @@ impl Default for ServerBuilder {
             header_read_timeout: Some(HEADER_READ_TIMEOUT),
             idle_timeout: Some(IDLE_TIMEOUT),
             max_connections: MAX_CONNECTIONS,
+            udp_events: true,
         }
     }
 }
@@ -131,11 +135,20 @@ impl ServerBuilder {
         self
     }
 
+    /// Whether the server also takes events as UDP datagrams on its port (one JSON document per
+    /// datagram, into the queue of [`HttpOptions::events`](crate::http::HttpOptions::events)),
+    /// when the handler takes events. Defaults to yes.
+    pub const fn udp_events(mut self, on: bool) -> Self {
+        self.udp_events = on;
+        self
+    }
+
     /// Binds `address` (IPv4 or IPv6, such as `0.0.0.0:5151` or `[::]:5151`) and serves the
-    /// endpoints over HTTP/1 and HTTP/2 on the current Tokio runtime.
+    /// endpoints over HTTP/1 and HTTP/2 on the current Tokio runtime; when the handler takes
+    /// events, also binds UDP on the same address and port for them.
     ///
     /// # Errors
-    /// When the address cannot be resolved or bound.
+    /// When the address cannot be resolved or bound (TCP, or UDP for events).
     pub async fn bind(
         self,
         address: impl ToSocketAddrs,
@@ -143,6 +156,16 @@ impl ServerBuilder {
     ) -> io::Result<Server> {
         let listener = TcpListener::bind(address).await?;
         let local_addr = listener.local_addr()?;
+        #[cfg(feature = "events")]
+        let udp = match handler.events().filter(|_| self.udp_events) {
+            Some(events) => {
+                let socket = tokio::net::UdpSocket::bind(local_addr).await?;
+                Some(events.serve_udp(socket))
+            }
+            None => None,
+        };
+        #[cfg(not(feature = "events"))]
+        let udp = None;
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(serve(
             listener,
@@ -155,6 +178,7 @@ impl ServerBuilder {
             stop: Some(stop),
             task,
             handler,
+            udp,
         })
     }
 }
@@ -190,6 +214,9 @@ impl Server {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        if let Some(udp) = self.udp.take() {
+            udp.abort();
+        }
         let _ = (&mut self.task).await;
     }
 }
@@ -198,6 +225,9 @@ impl Drop for Server {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some(udp) = self.udp.take() {
+            udp.abort();
         }
     }
 }

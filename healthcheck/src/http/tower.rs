@@ -20,6 +20,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body_util::Full;
 
+use crate::http::body::read_body;
 use crate::http::{HealthHandler, HealthRequest};
 
 /// Answers every request with the handler; a path that is not an endpoint gets a 404.
@@ -36,7 +37,15 @@ impl HealthService {
     }
 }
 
-impl<B> tower_service::Service<::http::Request<B>> for HealthService {
+/// Any body that implements [`http_body::Body`] (hyper's `Incoming`, `String`, `Full`,
+/// `Empty`, ...); only the body of a request that the handler takes (`POST <base>/events`) is
+/// read, and at most [`HealthHandler::body_limit`] bytes of it.
+impl<B> tower_service::Service<::http::Request<B>> for HealthService
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     type Response = ::http::Response<Full<Bytes>>;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
@@ -47,17 +56,26 @@ impl<B> tower_service::Service<::http::Request<B>> for HealthService {
 
     fn call(&mut self, request: ::http::Request<B>) -> Self::Future {
         let handler = self.handler.clone();
-        // The body is never read: keep the parts only, so the future is `Send` for any body.
-        let (parts, _body) = request.into_parts();
+        let (parts, body) = request.into_parts();
         Box::pin(async move {
-            let response = handler
-                .handle(HealthRequest {
-                    method: &parts.method,
-                    path: parts.uri.path(),
-                    query: parts.uri.query(),
-                    headers: &parts.headers,
-                })
-                .await;
+            let request = HealthRequest {
+                method: &parts.method,
+                path: parts.uri.path(),
+                query: parts.uri.query(),
+                headers: &parts.headers,
+            };
+            let response = match handler.body_limit(&request) {
+                Some(limit) => match read_body(body, limit).await {
+                    Ok(read) => handler.handle_with_body(request, read.as_body()).await,
+                    Err(read) => handler.handle_with_body(request, read).await,
+                },
+                None => {
+                    // Never read: dropped here, so a body that is not `Sync` never crosses an
+                    // await.
+                    drop(body);
+                    handler.handle(request).await
+                }
+            };
             Ok(response.into_http().map(Full::new))
         })
     }

@@ -214,7 +214,7 @@ impl Look {
 
     const STALE: Self = Self {
         class: "stale",
-        icon: "⌛",
+        icon: "◌",
         word: "Stale",
     };
 }
