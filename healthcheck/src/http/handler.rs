@@ -934,12 +934,9 @@ impl HealthHandler {
                 fleet,
                 details,
             });
-            let status = if report.service_healthy {
-                StatusCode::OK
-            } else {
-                inner.options.unhealthy_status
-            };
-            (status, HTML, html.into_bytes())
+            // Always 200: the page is for people (a browser logs an error for a page that comes
+            // with 503); machines read the status codes of the JSON endpoints.
+            (StatusCode::OK, HTML, html.into_bytes())
         }
         #[cfg(not(feature = "status"))]
         {

@@ -140,8 +140,9 @@ impl HttpOptions {
     /// verdict, each check with its status, message, response time, groups and a sparkline of
     /// its recent runs ([`HealthChecksBuilder::history`](crate::HealthChecksBuilder::history)),
     /// and the fleet's check → group → host grid when a shared fleet store is configured.
-    /// Without details, only the verdict. Answers 200, or the unhealthy status (503) when the
-    /// service is unhealthy, as `/healthcheck` does.
+    /// Without details, only the verdict. Always answers 200, whatever the verdict: the page is
+    /// for people (browsers log a page that comes with 503 as an error); monitors read the
+    /// status codes of `/healthcheck` and the probes.
     #[cfg(feature = "status")]
     #[cfg_attr(docsrs, doc(cfg(feature = "status")))]
     pub fn status_page(mut self, page: crate::status::StatusPage) -> Self {
