@@ -4,6 +4,7 @@
 //! Run it with `cargo run --example status_page`, then open <http://127.0.0.1:5151/status.html>.
 //! `cargo run --example status_page -- 127.0.0.1:0` takes a free port; the first line it prints
 //! is the page's address (`scripts/status-page-screenshot` uses that for the README's picture).
+#![allow(clippy::print_stdout)] // The page's address is what this program tells.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -67,9 +67,25 @@ async fn status_shows_the_service_and_masks_its_secrets_at_every_depth() {
         }],
         deploy_key: "key-S3cret".into(),
     };
+    let events = healthcheck::events::Events::builder()
+        .handler(|_event| async { Ok::<(), String>(()) })
+        .build()
+        .expect("an intake");
+    events
+        .submit(
+            br#"{"kind":"deploy"}"#,
+            healthcheck::events::EventSource::Other,
+        )
+        .expect("queued");
+    assert!(
+        events
+            .submit(b"nope", healthcheck::events::EventSource::Other)
+            .is_err()
+    );
     let status = ServiceStatus::new()
         .environ(healthcheck::environ!())
         .workers(workers.clone())
+        .events(events.clone())
         .config(&config)
         .expect("serializable")
         .secret_key("vault_unseal");
@@ -120,6 +136,8 @@ async fn status_shows_the_service_and_masks_its_secrets_at_every_depth() {
     assert_eq!(json["workers"][0]["state"], "running");
     assert_eq!(json["workers"][0]["restarts"], 0);
     assert!(json["metrics"]["enabled"].is_boolean());
+    assert_eq!(json["events"]["received"], 1, "{json}");
+    assert_eq!(json["events"]["malformed"], 1, "{json}");
     let config = &json["config"];
     assert_eq!(config["listen"], "0.0.0.0:8080");
     assert_eq!(config["smtp"]["host"], "mail");

@@ -536,3 +536,33 @@ async fn in_chromium_the_hidden_page_shows_only_the_verdict_and_reloads_itself()
     browser.close().await;
     dash.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axum_mounts_the_page_at_its_own_path_under_the_base() {
+    let health = HealthChecks::builder()
+        .without_registered_checks()
+        .metrics(MetricsConfig::new().enabled(false))
+        .check(Check::new("database", || async { Ok::<_, String>(()) }))
+        .build()
+        .expect("valid");
+    let handler = HttpOptions::new()
+        .base_path("/health")
+        .status_page(StatusPage::new().path("/board"))
+        .status(healthcheck::status::ServiceStatus::new())
+        .build(health)
+        .expect("valid");
+    let app: axum::Router = healthcheck::http::axum::router(handler);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let serving = tokio::spawn(async move { axum::serve(listener, app).await });
+    let page = fetch(address, "/health/board", &[]).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("data-check=\"database\""), "{}", page.body);
+    let status = fetch(address, "/health/status", &[]).await;
+    assert_eq!(status.status, 200, "{}", status.body);
+    assert_eq!(status.json()["checks"][0]["name"], "database");
+    assert_eq!(fetch(address, "/health/status.html", &[]).await.status, 404);
+    serving.abort();
+}

@@ -65,7 +65,9 @@
     feature = "memory",
     feature = "registry",
     feature = "cli",
-    feature = "workers"
+    feature = "workers",
+    feature = "status",
+    feature = "events"
 ))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;

@@ -257,19 +257,23 @@ impl HealthHandler {
     #[cfg(any(feature = "axum", feature = "actix-web"))]
     pub(crate) fn routes(&self) -> Vec<String> {
         let base = &self.inner.options.base_path;
-        let mut routes: Vec<String> = crate::http::ROUTES
+        let fixed = crate::http::ROUTES
             .iter()
-            .map(|route| format!("{base}{route}"))
-            .collect();
+            .map(|route| format!("{base}{route}"));
         #[cfg(feature = "status")]
-        if let Some(page) = &self.inner.options.status_page {
-            routes.push(format!("{base}{}", page.path));
-        }
-        routes
+        let page = self
+            .inner
+            .options
+            .status_page
+            .as_ref()
+            .map(|page| format!("{base}{}", page.path));
+        #[cfg(not(feature = "status"))]
+        let page = None;
+        fixed.chain(page).collect()
     }
 
     /// The event intake, when events are taken.
-    #[cfg(feature = "events")]
+    #[cfg(all(feature = "events", feature = "server"))]
     pub(crate) fn events(&self) -> Option<&crate::events::Events> {
         self.inner.options.events.as_ref()
     }

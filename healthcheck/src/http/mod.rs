@@ -13,10 +13,16 @@
 //! | `GET /.well-known/heartbeat/readiness`, `/liveliness` | oarepo-heartbeat's `{"status": bool, "checks": {...}}`; 200 or 500 |
 //! | `GET /ping` | `OK` when every liveness check is healthy (or as [`HttpOptions::ping`] says), else 503 |
 //! | `GET /fleet` | the [fleet](crate::fleet::Fleet): every instance's results in the shared store as check → group → host, 200 or 503 by the fleet's rule; `?service=` (`*` for all; defaults to this service), `?check=`, `?group=`, `?format=text` (one line per result: `database at web-1 [db] -> OK 3 s`); 503 with a JSON error when the store cannot be read |
+//! | `GET /registry` | with `HttpOptions::registry` (feature `registry`): the service registry's instances, `{"instances": [...]}` (without details only each one's `id`, `type` and `status`); 503 with a JSON error when etcd cannot be read |
+//! | `GET /environ` | with `HttpOptions::environ` (feature `status`): what the application was built from (`environ!`), as JSON; without details only `name` and `version` |
+//! | `GET /status` | with `HttpOptions::status` (feature `status`): the service's status as JSON (`ServiceStatus`: name, version, start, uptime, checks, workers, metrics, fleet store, its configuration with secrets masked); without details only `name`, `started` and `uptime_seconds` |
+//! | `GET /status.html` | with `HttpOptions::status_page` (feature `status`; at `StatusPage::path` if set): an HTML page with the verdict, each check with its status, message, response time, groups and a sparkline of its recent runs, and the fleet's check → group → host grid when a shared store is configured; no script, a `Content-Security-Policy` that allows none, everything from checks escaped; without details only the verdict; 200, or [`HttpOptions::unhealthy_status`] (503) when unhealthy |
 //! | `POST /heartbeat/<name>` | beats a [heartbeat](crate::Heartbeat): `?message=` with a good beat, `?failed=<reason>` for a failed one; 200, 404 for an unknown name, 401 without the details token when one is set |
+//! | `POST /events` | with `HttpOptions::events` (feature `events`): one JSON document, queued for the application's handler; 200 `{"result": true, "message": "Event received"}`, 400 when it is not JSON, 413 over the size limit, 503 with `Retry-After` when the queue is full, 401 without the details token when one is set. Adapters pass the body with [`HealthHandler::handle_with_body`], reading at most [`HealthHandler::body_limit`] bytes; the standalone `server` also takes events as UDP datagrams on its port |
 //!
-//! `HEAD` answers like `GET` without a body; other methods get 405 with `Allow`; a bad query is
-//! 400 with a JSON error body (plain text on the probe endpoints).
+//! The endpoints that need an option are not served without it (404). `HEAD` answers like `GET`
+//! without a body; other methods get 405 with `Allow`; a bad query is 400 with a JSON error body
+//! (plain text on the probe endpoints).
 //!
 //! # Example
 //! ```

@@ -53,6 +53,8 @@ pub struct ServiceStatus {
     environ: Option<Environ>,
     #[cfg(feature = "workers")]
     workers: Option<crate::workers::Workers>,
+    #[cfg(feature = "events")]
+    events: Option<crate::events::Events>,
     config: Option<Value>,
     secret_keys: Vec<String>,
 }
@@ -75,6 +77,15 @@ impl ServiceStatus {
     #[cfg_attr(docsrs, doc(cfg(feature = "workers")))]
     pub fn workers(mut self, workers: crate::workers::Workers) -> Self {
         self.workers = Some(workers);
+        self
+    }
+
+    /// The event intake to show (its counters: received, handled, failed, refused and why,
+    /// queued, datagrams and the kernel's drops).
+    #[cfg(feature = "events")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "events")))]
+    pub fn events(mut self, events: crate::events::Events) -> Self {
+        self.events = Some(events);
         self
     }
 
@@ -148,6 +159,13 @@ impl ServiceStatus {
         #[cfg(feature = "workers")]
         if let Some(workers) = &self.workers {
             status.insert("workers".into(), workers_json(workers));
+        }
+        #[cfg(feature = "events")]
+        if let Some(events) = &self.events {
+            status.insert(
+                "events".into(),
+                serde_json::to_value(events.stats()).unwrap_or(Value::Null),
+            );
         }
         status.insert(
             "metrics".into(),
