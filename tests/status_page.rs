@@ -128,7 +128,10 @@ async fn the_page_shows_every_check_with_its_history_and_the_fleet_grid_escaped(
     // The queue failed in the run the page made: the service is unhealthy, and the page, for
     // people, still answers 200.
     assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains("<span class=\"verdict-word\">Unhealthy</span>"));
+    assert!(
+        page.body
+            .contains("<span class=\"verdict-word\">Unhealthy</span>")
+    );
     assert_eq!(
         page.header("content-type"),
         Some("text/html; charset=utf-8")
@@ -559,7 +562,11 @@ async fn axum_mounts_the_page_at_its_own_path_under_the_base() {
     let serving = tokio::spawn(async move { axum::serve(listener, app).await });
     let page = fetch(address, "/health/board", &[]).await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("data-check=\"database\""), "{}", page.body);
+    assert!(
+        page.body.contains("data-check=\"database\""),
+        "{}",
+        page.body
+    );
     let status = fetch(address, "/health/status", &[]).await;
     assert_eq!(status.status, 200, "{}", status.body);
     assert_eq!(status.json()["checks"][0]["name"], "database");

@@ -16,9 +16,9 @@ use crate::fleet::{
     Beat, BeatCell, Finding, Fleet, FleetConfig, Heartbeat, Identity, IdentitySettings,
     PublishStatus, Publisher, ResolvedFleet, SharedBeats,
 };
+use crate::history::{DEFAULT_HISTORY, History, HistoryEntry};
 use crate::linked;
 use crate::metrics::{CheckRecord, Message, MetricsConfig, Pipeline, RunRecord, Statsd};
-use crate::history::{DEFAULT_HISTORY, History, HistoryEntry};
 use crate::readiness::ReadinessState;
 use crate::report::{ComponentReport, Report, default_reduce};
 use crate::run::{self as runner, selection::Selection};

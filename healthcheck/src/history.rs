@@ -79,9 +79,7 @@ impl History {
             at,
             status,
             duration,
-            message: message
-                .filter(|_| status != Status::Healthy)
-                .map(shorten),
+            message: message.filter(|_| status != Status::Healthy).map(shorten),
         };
         let mut ring = ring.lock().unwrap_or_else(PoisonError::into_inner);
         if ring.len() == self.len {

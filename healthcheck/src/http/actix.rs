@@ -119,7 +119,11 @@ async fn answer(
                     .handle_with_body(request, RequestBody::Unreadable)
                     .await
             }
-            Err(_) => handler.handle_with_body(request, RequestBody::TooLarge).await,
+            Err(_) => {
+                handler
+                    .handle_with_body(request, RequestBody::TooLarge)
+                    .await
+            }
         },
         None => handler.handle(request).await,
     };

@@ -559,7 +559,9 @@ impl HealthHandler {
                 let mut response = answer(rejected.status(), false, &rejected.to_string());
                 if let Some(after) = rejected.retry_after() {
                     let seconds = after.as_secs_f64().ceil().max(1.0) as u64;
-                    response.headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+                    response
+                        .headers
+                        .insert(RETRY_AFTER, HeaderValue::from(seconds));
                 }
                 response
             }

@@ -46,13 +46,14 @@ pub struct Environ {
 
 /// The SDK's features that are on.
 fn sdk_features() -> Vec<&'static str> {
-    let all: [(&'static str, bool); 20] = [
+    let all: [(&'static str, bool); 21] = [
         ("actix-web", cfg!(feature = "actix-web")),
         ("axum", cfg!(feature = "axum")),
         ("cli", cfg!(feature = "cli")),
         ("disk", cfg!(feature = "disk")),
         ("dns", cfg!(feature = "dns")),
         ("etcd", cfg!(feature = "etcd")),
+        ("events", cfg!(feature = "events")),
         ("http", cfg!(feature = "http")),
         ("memcached", cfg!(feature = "memcached")),
         ("memory", cfg!(feature = "memory")),
@@ -148,4 +149,30 @@ macro_rules! environ {
             })
             .git_commit(option_env!("GIT_COMMIT"))
     };
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every feature of the crate's manifest is in the list `/environ` reads, so that a new
+    /// feature cannot go unreported.
+    #[test]
+    fn the_list_names_every_feature_of_the_manifest() {
+        let manifest = include_str!("../../Cargo.toml");
+        let table = manifest
+            .split("\n[features]\n")
+            .nth(1)
+            .expect("a [features] table");
+        let table = table.split("\n[").next().unwrap_or(table);
+        let source = include_str!("environ.rs");
+        for line in table.lines() {
+            let Some((name, _)) = line.split_once(" = ") else {
+                continue;
+            };
+            if line.starts_with('#') {
+                continue;
+            }
+            let entry = format!("(\"{name}\", cfg!(feature = \"{name}\"))");
+            assert!(source.contains(&entry), "`{name}` is not in sdk_features");
+        }
+    }
 }

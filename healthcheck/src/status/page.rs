@@ -263,7 +263,9 @@ impl Spark {
             .map(|e| e.duration.as_secs_f64())
             .fold(0.0_f64, f64::max);
         let step = Self::BAR + Self::GAP;
-        let width = u32::try_from(slots).unwrap_or(u32::MAX / step).saturating_mul(step);
+        let width = u32::try_from(slots)
+            .unwrap_or(u32::MAX / step)
+            .saturating_mul(step);
         // The newest run at the right, empty slots at the left.
         let first = slots - entries.len();
         let mut bars = Vec::with_capacity(slots);
