@@ -50,7 +50,13 @@ async fn each_run_sends_the_documented_metrics() {
     assert_eq!(timing.kind, "ms");
     assert_eq!(
         timing.tags,
-        ["check:db", "status:healthy", "group:back", "team:core"]
+        [
+            "check:db",
+            "status:healthy",
+            "raw_status:healthy",
+            "group:back",
+            "team:core"
+        ]
     );
     let reported_ms = report.components["db"].response_time * 1000.0;
     assert!(
@@ -60,11 +66,21 @@ async fn each_run_sends_the_documented_metrics() {
     );
     assert_eq!(
         find("svc.check.response_time", "cache").tags,
-        ["check:cache", "status:degraded", "team:core"]
+        [
+            "check:cache",
+            "status:degraded",
+            "raw_status:degraded",
+            "team:core"
+        ]
     );
     assert_eq!(
         find("svc.check.response_time", "queue").tags,
-        ["check:queue", "status:unhealthy", "team:core"]
+        [
+            "check:queue",
+            "status:unhealthy",
+            "raw_status:unhealthy",
+            "team:core"
+        ]
     );
 
     for (check, value) in [("db", 1.0), ("cache", 1.0), ("queue", 0.0)] {
@@ -73,7 +89,7 @@ async fn each_run_sends_the_documented_metrics() {
     }
     assert_eq!(
         find("svc.check.healthy", "db").tags,
-        ["check:db", "group:back", "team:core"]
+        ["check:db", "raw_status:healthy", "group:back", "team:core"]
     );
 
     let run = metrics

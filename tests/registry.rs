@@ -202,6 +202,63 @@ async fn the_status_follows_readiness_down_up_down() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flapping_check_turns_the_instance_down_only_at_its_failure_threshold() {
+    let server = etcd::start();
+    let registry = Registry::etcd(server.addr.to_string())
+        .ttl(Duration::from_secs(3))
+        // Long enough that only the test's runs count.
+        .refresh_every(Duration::from_secs(60))
+        .build()
+        .expect("the registry builds");
+    let up = Arc::new(AtomicBool::new(true));
+    let read = Arc::clone(&up);
+    let health = HealthChecks::builder()
+        .without_registered_checks()
+        .service("api")
+        .instance("i-flap")
+        .check(
+            Check::new("database", move || {
+                let up = read.load(Ordering::SeqCst);
+                async move { if up { Ok(()) } else { Err("refused") } }
+            })
+            .failure_threshold(3)
+            .success_threshold(2),
+        )
+        .build()
+        .expect("the checks build");
+    let registration = registry.register(Instance::of(&health));
+    registered(&registration, InstanceStatus::Up).await;
+    let mut watch = registry.watch(RegistryFilter::new());
+    assert!(matches!(
+        next_about(&mut watch, "i-flap", Duration::from_secs(2)).await,
+        RegistryEvent::Up(_)
+    ));
+    up.store(false, Ordering::SeqCst);
+    // Two failures in a row: reported degraded, still UP.
+    for _ in 0..2 {
+        let report = health.run().await;
+        assert_eq!(report.components["database"].status, Status::Degraded);
+    }
+    nothing_about(&mut watch, "i-flap", Duration::from_millis(500)).await;
+    // The third: DOWN.
+    health.run().await;
+    assert!(matches!(
+        next_about(&mut watch, "i-flap", Duration::from_secs(2)).await,
+        RegistryEvent::Down(_, DownReason::Unhealthy)
+    ));
+    // One pass is not enough to come back; the second is.
+    up.store(true, Ordering::SeqCst);
+    health.run().await;
+    nothing_about(&mut watch, "i-flap", Duration::from_millis(500)).await;
+    health.run().await;
+    assert!(matches!(
+        next_about(&mut watch, "i-flap", Duration::from_secs(2)).await,
+        RegistryEvent::Up(_)
+    ));
+    drop(registration);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unhealthy_and_back_within_one_refresh_interval_with_nothing_else_running_checks() {
     let server = etcd::start();
     let registry = registry(

@@ -1,11 +1,12 @@
-//! The attribute's arguments: `name`, `groups`, `timeout`, `critical`, `probes`, `crate`.
+//! The attribute's arguments: `name`, `groups`, `timeout`, `critical`, `probes`,
+//! `failure_threshold`, `success_threshold`, `crate`.
 
 use std::time::Duration;
 
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{LitBool, LitStr, Path, Token, bracketed};
+use syn::{LitBool, LitInt, LitStr, Path, Token, bracketed};
 
 mod kw {
     syn::custom_keyword!(name);
@@ -13,6 +14,8 @@ mod kw {
     syn::custom_keyword!(timeout);
     syn::custom_keyword!(critical);
     syn::custom_keyword!(probes);
+    syn::custom_keyword!(failure_threshold);
+    syn::custom_keyword!(success_threshold);
 }
 
 /// The probes, with the bits that `healthcheck::Probe::bit` gives them.
@@ -27,6 +30,11 @@ pub(crate) struct Args {
     pub(crate) critical: Option<bool>,
     /// A mask of probe bits; `None` means the default, readiness only.
     pub(crate) probes: Option<u8>,
+    /// Failing runs in a row before the check is reported unhealthy; `None` means 1.
+    pub(crate) failure_threshold: Option<u32>,
+    /// Passing runs in a row before an unhealthy check is reported healthy again; `None`
+    /// means 1.
+    pub(crate) success_threshold: Option<u32>,
     pub(crate) krate: Option<Path>,
 }
 
@@ -36,13 +44,24 @@ impl Args {
     }
 }
 
-const KEYS: [&str; 6] = ["name", "groups", "timeout", "critical", "probes", "crate"];
-const EXAMPLES: [&str; 6] = [
+const KEYS: [&str; 8] = [
+    "name",
+    "groups",
+    "timeout",
+    "critical",
+    "probes",
+    "failure_threshold",
+    "success_threshold",
+    "crate",
+];
+const EXAMPLES: [&str; 8] = [
     "\"...\"",
     "[\"...\"]",
     "\"500ms\"",
     "false",
     "[\"liveness\", \"readiness\"]",
+    "3",
+    "2",
     "\"::healthcheck\"",
 ];
 
@@ -85,6 +104,12 @@ impl Parse for Args {
             } else if lookahead.peek(kw::probes) {
                 input.parse::<kw::probes>()?;
                 "probes"
+            } else if lookahead.peek(kw::failure_threshold) {
+                input.parse::<kw::failure_threshold>()?;
+                "failure_threshold"
+            } else if lookahead.peek(kw::success_threshold) {
+                input.parse::<kw::success_threshold>()?;
+                "success_threshold"
             } else if lookahead.peek(Token![crate]) {
                 input.parse::<Token![crate]>()?;
                 "crate"
@@ -94,7 +119,7 @@ impl Parse for Args {
                     &unknown,
                     format!(
                         "unknown argument `{unknown}`; expected one of: `name`, `groups`, `timeout`, \
-                         `critical`, `probes`, `crate`"
+                         `critical`, `probes`, `failure_threshold`, `success_threshold`, `crate`"
                     ),
                 ));
             } else {
@@ -154,6 +179,8 @@ impl Parse for Args {
                         .map_err(|e| syn::Error::new(e.span(), "expected `true` or `false`"))?;
                     args.critical = Some(value.value);
                 }
+                "failure_threshold" => args.failure_threshold = Some(threshold(input, key)?),
+                "success_threshold" => args.success_threshold = Some(threshold(input, key)?),
                 "probes" => {
                     let mut mask = 0;
                     for probe in string_list(input)? {
@@ -196,6 +223,27 @@ impl Parse for Args {
             input.parse::<Token![,]>()?;
         }
         Ok(args)
+    }
+}
+
+/// A threshold: a whole number of runs, at least 1.
+fn threshold(input: ParseStream<'_>, key: &str) -> syn::Result<u32> {
+    let value: LitInt = input.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format!("expected `{key} = <runs>`, a whole number such as 3"),
+        )
+    })?;
+    match value.base10_parse::<u32>() {
+        Ok(0) => Err(syn::Error::new_spanned(
+            &value,
+            format!("`{key}` counts runs in a row: at least 1 (1 reports every run as it is)"),
+        )),
+        Ok(runs) => Ok(runs),
+        Err(_) => Err(syn::Error::new_spanned(
+            &value,
+            format!("`{key}` is a whole number of runs, at most {}", u32::MAX),
+        )),
     }
 }
 

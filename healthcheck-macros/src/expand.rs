@@ -62,6 +62,8 @@ fn expand(args: &Args, function: &ItemFn, shape: &Shape) -> TokenStream {
         .timeout
         .map_or(0, |t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX));
     let critical = args.critical.unwrap_or(true);
+    let failure_threshold = args.failure_threshold.unwrap_or(1);
+    let success_threshold = args.success_threshold.unwrap_or(1);
     let probes = args.probe_mask();
     let location =
         quote_spanned!(ident.span()=> ::core::file!(), ::core::line!(), ::core::column!());
@@ -160,7 +162,8 @@ fn expand(args: &Args, function: &ItemFn, shape: &Shape) -> TokenStream {
                 #probes,
                 #location,
                 #private::Body::#variant(#body),
-            );
+            )
+            .with_thresholds(#failure_threshold, #success_threshold);
 
             #private::inventory::submit! {
                 #private::Registration(&#def)

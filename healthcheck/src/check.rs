@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::component::Component;
+use crate::history::CheckHistory;
 use crate::outcome::IntoComponent;
 use crate::run::flight::Flight;
 
@@ -152,7 +153,13 @@ pub struct CheckDef {
     probes: u8,
     location: SourceLocation,
     body: Body,
+    /// Failing runs in a row before the check is reported unhealthy (at least 1).
+    failure_threshold: u32,
+    /// Passing runs in a row before an unhealthy check is reported healthy again (at least 1).
+    success_threshold: u32,
     pub(crate) flight: Flight,
+    /// Its recent executions and the state of its flap suppression.
+    pub(crate) history: CheckHistory,
     last_run_nanos: AtomicU64,
 }
 
@@ -184,9 +191,44 @@ impl CheckDef {
             probes,
             location: SourceLocation { file, line, column },
             body,
+            failure_threshold: 1,
+            success_threshold: 1,
             flight: Flight::new(),
+            history: CheckHistory::new(),
             last_run_nanos: AtomicU64::new(UNKNOWN_DURATION),
         }
+    }
+
+    /// The flap suppression the attribute macro sets (`failure_threshold`,
+    /// `success_threshold`); zero counts as one.
+    #[doc(hidden)]
+    #[must_use]
+    pub const fn with_thresholds(mut self, failure: u32, success: u32) -> Self {
+        self.failure_threshold = if failure == 0 { 1 } else { failure };
+        self.success_threshold = if success == 0 { 1 } else { success };
+        self
+    }
+
+    /// Failing runs in a row before the check is reported unhealthy; until then it is reported
+    /// degraded. 1 (the default) reports every run as it is.
+    #[must_use]
+    pub const fn failure_threshold(&self) -> u32 {
+        self.failure_threshold
+    }
+
+    /// Passing runs in a row before a check reported unhealthy is reported healthy again. 1
+    /// (the default) reports every run as it is.
+    #[must_use]
+    pub const fn success_threshold(&self) -> u32 {
+        self.success_threshold
+    }
+
+    /// The result of one execution, as reported: recorded in the check's history, with its flap
+    /// suppression applied. Every execution goes through here exactly once, before its result
+    /// is handed to anyone.
+    pub(crate) fn conclude(&self, component: Component) -> Component {
+        self.history
+            .conclude(component, self.failure_threshold, self.success_threshold)
     }
 
     /// The check's name: the key of its component in the report.
@@ -398,7 +440,10 @@ impl Check {
                 probes: Probe::Readiness.bit(),
                 location: location.into(),
                 body,
+                failure_threshold: 1,
+                success_threshold: 1,
                 flight: Flight::new(),
+                history: CheckHistory::new(),
                 last_run_nanos: AtomicU64::new(UNKNOWN_DURATION),
             },
             invalid: None,
@@ -467,6 +512,25 @@ impl Check {
     /// Whether a failure makes the whole service unhealthy. Defaults to `true`.
     pub fn critical(mut self, critical: bool) -> Self {
         self.def.critical = critical;
+        self
+    }
+
+    /// Failing runs in a row before the check is reported unhealthy. Until then a failing run is
+    /// reported degraded, with `failing 2 of 3 before unhealthy: <its message>`; the run's own
+    /// status stays visible as the `raw_status` field of its component and the `raw_status` tag
+    /// of its metrics. Defaults to 1 (every run reported as it is); zero makes
+    /// [`build`](crate::HealthChecksBuilder::build) fail.
+    pub fn failure_threshold(mut self, runs: u32) -> Self {
+        self.def.failure_threshold = runs;
+        self
+    }
+
+    /// Passing runs in a row before a check reported unhealthy is reported healthy (or
+    /// degraded) again; until then it stays unhealthy, with `recovering: 1 of 2 passing runs
+    /// before healthy`. Defaults to 1; zero makes [`build`](crate::HealthChecksBuilder::build)
+    /// fail.
+    pub fn success_threshold(mut self, runs: u32) -> Self {
+        self.def.success_threshold = runs;
         self
     }
 

@@ -16,7 +16,7 @@ use crate::fleet::{
     Beat, BeatCell, Finding, Fleet, FleetConfig, Heartbeat, Identity, IdentitySettings,
     PublishStatus, Publisher, ResolvedFleet, SharedBeats,
 };
-use crate::history::{DEFAULT_HISTORY, History, HistoryEntry};
+use crate::history::{DEFAULT_HISTORY, HistoryEntry};
 use crate::linked;
 use crate::metrics::{CheckRecord, Message, MetricsConfig, Pipeline, RunRecord, Statsd};
 use crate::readiness::ReadinessState;
@@ -46,6 +46,8 @@ pub struct HealthChecksBuilder {
     metrics: MetricsConfig,
     fleet: FleetConfig,
     history: usize,
+    #[cfg(feature = "prometheus")]
+    prometheus: Option<crate::prometheus::Prometheus>,
 }
 
 impl fmt::Debug for HealthChecksBuilder {
@@ -77,6 +79,8 @@ impl HealthChecksBuilder {
             metrics: MetricsConfig::new(),
             fleet: FleetConfig::new(),
             history: DEFAULT_HISTORY,
+            #[cfg(feature = "prometheus")]
+            prometheus: None,
         }
     }
 
@@ -107,6 +111,18 @@ impl HealthChecksBuilder {
     /// fail with [`Error::InvalidCheck`]).
     pub fn check(mut self, check: impl Into<Check>) -> Self {
         self.checks.push(check.into());
+        self
+    }
+
+    /// Exports Prometheus metrics of every execution and run (see
+    /// [`prometheus`](crate::prometheus)): served at `GET <base>/metrics` by the HTTP handler,
+    /// or registered into the application's own registry with
+    /// [`Prometheus::register`](crate::prometheus::Prometheus::register). Works alongside
+    /// DogStatsD or alone ([`MetricsConfig::disabled`]).
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+    pub fn prometheus(mut self, prometheus: crate::prometheus::Prometheus) -> Self {
+        self.prometheus = Some(prometheus);
         self
     }
 
@@ -311,7 +327,20 @@ impl HealthChecksBuilder {
         #[cfg(feature = "status")]
         crate::status::mark_started();
         let readiness = Arc::new(ReadinessState::new(&checks));
-        let history = History::new(checks.len(), self.history);
+        for check in &checks {
+            check.history.reserve(self.history);
+        }
+        #[cfg(feature = "prometheus")]
+        let prometheus = match &self.prometheus {
+            Some(prometheus) => Some((
+                prometheus.clone(),
+                crate::prometheus::Recorder::new(
+                    prometheus,
+                    checks.iter().map(|c| (c.name(), c.groups())),
+                )?,
+            )),
+            None => None,
+        };
         let health = HealthChecks {
             inner: Arc::new(Inner {
                 identity,
@@ -325,7 +354,9 @@ impl HealthChecksBuilder {
                 fleet,
                 publisher,
                 readiness,
-                history,
+                history_len: self.history,
+                #[cfg(feature = "prometheus")]
+                prometheus,
             }),
         };
         if health.inner.fleet.explicit && health.inner.publisher.is_some() {
@@ -368,6 +399,15 @@ fn validate(checks: &[CheckRef]) -> Result<(), Error> {
             return Err(Error::EmptyGroup {
                 check: check.name().to_owned(),
                 location,
+            });
+        }
+        if check.failure_threshold() == 0 || check.success_threshold() == 0 {
+            return Err(Error::InvalidCheck {
+                check: check.name().to_owned(),
+                location,
+                reason: "a failure or success threshold counts runs in a row: at least 1 (1 \
+                         reports every run as it is)"
+                    .to_owned(),
             });
         }
         if check.timeout().is_some_and(|t| t.is_zero()) {
@@ -433,8 +473,11 @@ struct Inner {
     publisher: Option<Publisher>,
     /// The readiness checks' latest results, for those who follow them.
     readiness: Arc<ReadinessState>,
-    /// The recent results of each check, by index.
-    history: History,
+    /// How many recent results each check keeps, as the builder asked.
+    history_len: usize,
+    /// The Prometheus exporter and this instance's handles of its series.
+    #[cfg(feature = "prometheus")]
+    prometheus: Option<(crate::prometheus::Prometheus, crate::prometheus::Recorder)>,
 }
 
 impl fmt::Debug for HealthChecks {
@@ -521,9 +564,7 @@ impl HealthChecks {
     /// ```
     #[must_use]
     pub fn history(&self, name: &str) -> Option<Vec<HistoryEntry>> {
-        let checks = &self.inner.checks;
-        let index = checks.binary_search_by(|c| c.name().cmp(name)).ok()?;
-        Some(self.inner.history.entries(index))
+        self.check(name).map(|check| check.history.entries())
     }
 
     /// Whether results are shared through a fleet store of the application's choosing (not the
@@ -533,10 +574,22 @@ impl HealthChecks {
         self.inner.fleet.explicit
     }
 
+    /// The Prometheus exporter, when one was given to
+    /// [`HealthChecksBuilder::prometheus`].
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+    #[must_use]
+    pub fn prometheus(&self) -> Option<&crate::prometheus::Prometheus> {
+        self.inner
+            .prometheus
+            .as_ref()
+            .map(|(prometheus, _)| prometheus)
+    }
+
     /// How many recent results each check keeps ([`HealthChecksBuilder::history`]).
     #[must_use]
     pub fn history_len(&self) -> usize {
-        self.inner.history.len()
+        self.inner.history_len
     }
 
     /// Who this process is: service, host, instance and labels.
@@ -820,8 +873,20 @@ impl HealthChecks {
             .map(|(check, entry, _)| (check.name().to_owned(), entry))
             .collect();
         let report = self.assemble(ran.timestamp, components);
+        self.observe_verdict(selected.len(), report.status);
         self.send_run(records, scope, ran.duration, report.status);
         report
+    }
+
+    /// Hands the service's verdict to the exporters, when the run covered every check.
+    fn observe_verdict(&self, covered: usize, status: Status) {
+        #[cfg(feature = "prometheus")]
+        if let Some((_, recorder)) = &self.inner.prometheus {
+            if covered == self.inner.checks.len() {
+                recorder.service(status);
+            }
+        }
+        let _ = (covered, status);
     }
 
     /// The JSON of a run of the checks named `names` (in name order), written straight from
@@ -843,6 +908,7 @@ impl HealthChecks {
                 .iter()
                 .map(|(check, entry, _)| (check.name(), entry)),
         );
+        self.observe_verdict(names.len(), status);
         self.send_run(records, Scope::of_names(names), ran.duration, status);
         Some((status, json))
     }
@@ -864,25 +930,30 @@ impl HealthChecks {
                     .map(|(&index, outcome)| (index, outcome.component.status())),
             );
         }
-        let entries = selected
+        let entries: Vec<_> = selected
             .into_iter()
-            .zip(indices)
             .zip(outcomes)
-            .map(|((check, &index), outcome)| {
+            .map(|(check, outcome)| {
                 let entry =
                     ComponentReport::new(outcome.component, check.is_critical(), check.groups());
-                if outcome.executed {
-                    self.inner.history.record(
-                        index,
-                        timestamp,
-                        entry.status,
-                        entry.response_duration(),
-                        entry.status_message.as_deref(),
-                    );
-                }
                 (check, entry, outcome.executed)
             })
             .collect();
+        #[cfg(feature = "prometheus")]
+        if let Some((_, recorder)) = &self.inner.prometheus {
+            let finished = std::time::SystemTime::now();
+            for (&index, (_, entry, executed)) in indices.iter().zip(&entries) {
+                if *executed {
+                    recorder.record(
+                        index,
+                        entry.status,
+                        entry.raw_status(),
+                        entry.response_duration(),
+                        finished,
+                    );
+                }
+            }
+        }
         Ran {
             timestamp,
             entries,
@@ -898,6 +969,7 @@ impl HealthChecks {
             .map(|(check, entry, executed)| CheckRecord {
                 check: (*check).clone(),
                 status: entry.status,
+                raw_status: entry.raw_status(),
                 response_time: entry.response_duration(),
                 message: match entry.status {
                     Status::Healthy => None,

@@ -94,9 +94,11 @@ impl ReadinessState {
     pub(crate) fn observe(&self, results: impl Iterator<Item = (usize, Status)>) {
         let mut covered = false;
         for (index, status) in results {
-            if let Some(slot) = self.latest.get(index)
-                && slot.load(Ordering::Relaxed) != NOT_KEPT
-            {
+            // Not a let chain: those need Rust 1.88, and the crate builds on 1.85.
+            let Some(slot) = self.latest.get(index) else {
+                continue;
+            };
+            if slot.load(Ordering::Relaxed) != NOT_KEPT {
                 slot.store(encode(status), Ordering::Relaxed);
                 covered = true;
             }

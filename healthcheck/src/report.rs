@@ -87,6 +87,13 @@ impl ComponentReport {
         }
     }
 
+    /// The run's own status, before flap suppression: the `raw_status` field of a check with a
+    /// `failure_threshold` or `success_threshold` above 1; for any other check, its `status`.
+    #[must_use]
+    pub fn raw_status(&self) -> Status {
+        crate::history::raw_status_of(&self.extra).unwrap_or(self.status)
+    }
+
     /// `response_time` as a [`Duration`] (zero when it is negative or not finite).
     #[must_use]
     pub fn response_duration(&self) -> Duration {

@@ -118,6 +118,8 @@ enum Endpoint {
     Status,
     /// The HTML status page, when it is configured.
     StatusPage,
+    /// The Prometheus metrics, when the checks export them.
+    Metrics,
 }
 
 impl Endpoint {
@@ -138,7 +140,8 @@ impl Endpoint {
             | Endpoint::Registry
             | Endpoint::Environ
             | Endpoint::Status
-            | Endpoint::StatusPage => None,
+            | Endpoint::StatusPage
+            | Endpoint::Metrics => None,
         }
     }
 
@@ -253,23 +256,64 @@ impl HealthHandler {
     }
 
     /// The routes to mount, under the base path, in the route syntax of axum and actix-web: the
-    /// fixed ones, and the status page's own path.
+    /// fixed ones, and those of the endpoints that are configured (only those: an application's
+    /// own `/status` or `/metrics` route must not collide with one that is not served).
     #[cfg(any(feature = "axum", feature = "actix-web"))]
     pub(crate) fn routes(&self) -> Vec<String> {
+        let mut routes: Vec<&str> = crate::http::ROUTES.to_vec();
+        let optional = [
+            ("/registry", self.serves_registry()),
+            ("/environ", self.serves_environ()),
+            ("/status", self.serves_status()),
+            ("/events", self.serves_events()),
+        ];
+        routes.extend(
+            optional
+                .iter()
+                .filter(|(_, on)| *on)
+                .map(|(route, _)| *route),
+        );
+        let own = [self.status_page_path(), self.metrics_path()];
+        routes.extend(own.into_iter().flatten());
         let base = &self.inner.options.base_path;
-        let fixed = crate::http::ROUTES
+        routes
             .iter()
-            .map(|route| format!("{base}{route}"));
+            .map(|route| format!("{base}{route}"))
+            .collect()
+    }
+
+    /// Whether `POST <base>/events` is served.
+    #[cfg(any(feature = "axum", feature = "actix-web"))]
+    fn serves_events(&self) -> bool {
+        #[cfg(feature = "events")]
+        return self.inner.options.events.is_some();
+        #[cfg(not(feature = "events"))]
+        false
+    }
+
+    /// The status page's path under the base path, when it is served.
+    fn status_page_path(&self) -> Option<&str> {
         #[cfg(feature = "status")]
-        let page = self
+        return self
             .inner
             .options
             .status_page
             .as_ref()
-            .map(|page| format!("{base}{}", page.path));
+            .map(|page| page.path.as_str());
         #[cfg(not(feature = "status"))]
-        let page = None;
-        fixed.chain(page).collect()
+        None
+    }
+
+    /// The path of the Prometheus metrics under the base path, when they are served.
+    fn metrics_path(&self) -> Option<&str> {
+        #[cfg(feature = "prometheus")]
+        return self
+            .inner
+            .health
+            .prometheus()
+            .and(self.inner.options.metrics_path.as_deref());
+        #[cfg(not(feature = "prometheus"))]
+        None
     }
 
     /// The event intake, when events are taken.
@@ -397,6 +441,7 @@ impl HealthHandler {
             "/environ" if self.serves_environ() => Endpoint::Environ,
             "/status" if self.serves_status() => Endpoint::Status,
             other if self.is_status_page(other) => Endpoint::StatusPage,
+            other if self.metrics_path() == Some(other) => Endpoint::Metrics,
             other => {
                 let single = [
                     ("/livez/", Probe::Liveness),
@@ -681,6 +726,7 @@ impl HealthHandler {
                 self.environ_json(details).unwrap_or_default().into_bytes(),
             )),
             (Endpoint::StatusPage, _) => Ok(self.status_page(details).await),
+            (Endpoint::Metrics, _) => Ok(self.metrics_endpoint(details)),
             (Endpoint::Fleet, Params::Fleet { filter, text }) => {
                 Ok(self.fleet_endpoint(&filter, text, details).await)
             }
@@ -793,7 +839,8 @@ impl HealthHandler {
             | Endpoint::Registry
             | Endpoint::Environ
             | Endpoint::Status
-            | Endpoint::StatusPage => Ok(Params::None),
+            | Endpoint::StatusPage
+            | Endpoint::Metrics => Ok(Params::None),
             Endpoint::Fleet => {
                 let mut filter = FleetFilter::new();
                 let mut text = false;
@@ -892,18 +939,38 @@ impl HealthHandler {
 
     /// Whether `rest` (the path under the base path) is the status page's.
     fn is_status_page(&self, rest: &str) -> bool {
-        #[cfg(feature = "status")]
-        return self
-            .inner
-            .options
-            .status_page
-            .as_ref()
-            .is_some_and(|page| page.path == rest);
-        #[cfg(not(feature = "status"))]
-        {
-            let _ = rest;
-            false
+        self.status_page_path() == Some(rest)
+    }
+
+    /// `GET <base>/metrics`: the Prometheus exposition, with details (a token, when one is set;
+    /// never with [`Details::Never`]).
+    fn metrics_endpoint(&self, details: bool) -> (StatusCode, &'static str, Vec<u8>) {
+        #[cfg(feature = "prometheus")]
+        if let Some(prometheus) = self.inner.health.prometheus() {
+            if !details {
+                let message = match self.inner.options.details {
+                    Details::Never => {
+                        "the metrics name the checks: they are not served with \
+                                       `Details::Never` (register them into the application's \
+                                       own registry instead)"
+                    }
+                    _ => "the metrics need `Authorization: Bearer <token>`",
+                };
+                let status = match self.inner.options.details {
+                    Details::Never => StatusCode::FORBIDDEN,
+                    _ => StatusCode::UNAUTHORIZED,
+                };
+                return (status, JSON, render::error_json(message));
+            }
+            let body = prometheus.encode().into_bytes();
+            return (
+                StatusCode::OK,
+                crate::prometheus::Prometheus::CONTENT_TYPE,
+                body,
+            );
         }
+        let _ = details;
+        (StatusCode::NOT_FOUND, JSON, render::error_json("not found"))
     }
 
     /// The status page: the report of every check (fresh stored results where there are), each
@@ -1267,7 +1334,8 @@ impl HealthHandler {
             | Endpoint::Registry
             | Endpoint::Environ
             | Endpoint::Status
-            | Endpoint::StatusPage => (TEXT, b"shutting down".to_vec()),
+            | Endpoint::StatusPage
+            | Endpoint::Metrics => (TEXT, b"shutting down".to_vec()),
         };
         let mut response = self.respond(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -70,7 +70,7 @@ pub use store::{MemoryStore, ResultStore, StoreFuture, StoredResult};
 
 /// The paths of the endpoints, in the route syntax of axum and actix-web.
 #[cfg(any(feature = "axum", feature = "actix-web"))]
-pub(crate) const ROUTES: [&str; 16] = [
+pub(crate) const ROUTES: [&str; 12] = [
     "/healthcheck",
     "/livez",
     "/livez/{name}",
@@ -83,8 +83,4 @@ pub(crate) const ROUTES: [&str; 16] = [
     "/ping",
     "/heartbeat/{name}",
     "/fleet",
-    "/registry",
-    "/environ",
-    "/status",
-    "/events",
 ];

@@ -76,6 +76,8 @@ pub struct HttpOptions {
     pub(crate) status_page: Option<crate::status::StatusPage>,
     #[cfg(feature = "events")]
     pub(crate) events: Option<crate::events::Events>,
+    #[cfg(feature = "prometheus")]
+    pub(crate) metrics_path: Option<String>,
 }
 
 impl fmt::Debug for HttpOptions {
@@ -122,6 +124,8 @@ impl HttpOptions {
             status_page: None,
             #[cfg(feature = "events")]
             events: None,
+            #[cfg(feature = "prometheus")]
+            metrics_path: Some("/metrics".to_owned()),
         }
     }
 
@@ -160,6 +164,22 @@ impl HttpOptions {
     #[cfg_attr(docsrs, doc(cfg(feature = "events")))]
     pub fn events(mut self, events: crate::events::Events) -> Self {
         self.events = Some(events);
+        self
+    }
+
+    /// Where the Prometheus metrics of checks built with
+    /// [`HealthChecksBuilder::prometheus`](crate::HealthChecksBuilder::prometheus) are served,
+    /// under the base path: `/metrics` by default; `None` serves them nowhere (the application
+    /// registers them into its own registry with
+    /// [`Prometheus::register`](crate::prometheus::Prometheus::register)). Details apply: with a
+    /// [`Details::Token`], a scraper sends it (`authorization` in Prometheus's scrape config);
+    /// with [`Details::Never`], the path answers 403.
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+    pub fn metrics_path(mut self, path: impl Into<Option<String>>) -> Self {
+        self.metrics_path = path
+            .into()
+            .map(|path| format!("/{}", path.trim_matches('/')));
         self
     }
 

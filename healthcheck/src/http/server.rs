@@ -216,6 +216,8 @@ impl Server {
         }
         if let Some(udp) = self.udp.take() {
             udp.abort();
+            // Its socket is closed once the aborted task is gone: the port is free on return.
+            let _ = udp.await;
         }
         let _ = (&mut self.task).await;
     }

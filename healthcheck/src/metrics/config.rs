@@ -132,18 +132,22 @@ pub struct MetricsConfig {
     destination: Option<Destination>,
     max_payload: Option<usize>,
     sink: Option<Arc<dyn MetricSink>>,
+    #[cfg(feature = "dogstatsd")]
+    client: Option<Arc<dogstatsd::Client>>,
 }
 
 impl fmt::Debug for MetricsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MetricsConfig")
-            .field("enabled", &self.enabled)
+        let mut f = f.debug_struct("MetricsConfig");
+        f.field("enabled", &self.enabled)
             .field("prefix", &self.prefix)
             .field("tags", &self.tags)
             .field("destination", &self.destination)
             .field("max_payload", &self.max_payload)
-            .field("custom_sink", &self.sink.is_some())
-            .finish()
+            .field("custom_sink", &self.sink.is_some());
+        #[cfg(feature = "dogstatsd")]
+        f.field("dogstatsd_client", &self.client.is_some());
+        f.finish()
     }
 }
 
@@ -219,9 +223,79 @@ impl MetricsConfig {
         self
     }
 
-    /// Sends through `sink` instead of the built-in UDP and Unix-socket transports.
+    /// Sends through `sink` instead of the built-in UDP and Unix-socket transports. Replaces a
+    /// `dogstatsd_client` (feature `dogstatsd`) given before.
     pub fn sink(mut self, sink: impl MetricSink + 'static) -> Self {
         self.sink = Some(Arc::new(sink));
+        #[cfg(feature = "dogstatsd")]
+        {
+            self.client = None;
+        }
+        self
+    }
+
+    /// Sends through the application's own [`dogstatsd::Client`] instead of the SDK's transport:
+    /// each run's metrics, service checks and transition events, and the
+    /// [`Statsd`](crate::Statsd) calls, with the names, values, tags, statuses and messages the
+    /// SDK's own lines carry. Replaces a [`sink`](Self::sink) given before; the
+    /// [`destination`](Self::destination) is not used (the client's `Options` say where).
+    ///
+    /// The SDK escapes service-check messages and event texts as for its own lines (a newline
+    /// becomes `\n`; in a message, `|` becomes `/` and `m:` becomes `m\:`), cuts them to fit
+    /// [`max_payload`](Self::max_payload) (1432 bytes by default), and sanitizes tags, before
+    /// handing them over: the crate does neither. Every call of the client is made on the SDK's
+    /// metrics thread, never on the thread that runs the checks. A call that returns an error
+    /// is counted in [`Statsd::dropped`](crate::Statsd::dropped), makes the next
+    /// [`flush_metrics`](crate::HealthChecks::flush_metrics) return `false`, and is logged now
+    /// and then at `debug` level.
+    ///
+    /// What differs from the SDK's own lines:
+    /// - **Durations are histograms**: `<prefix>.check.response_time` and
+    ///   `<prefix>.run.duration` (and [`Statsd::timing`](crate::Statsd::timing)) go through
+    ///   `client.histogram` in fractional milliseconds (`0.412|h`), where the SDK's transport
+    ///   sends timings (`0.412|ms`); the agent aggregates both alike. The client's `timing`
+    ///   takes whole milliseconds.
+    /// - **Names**: the crate puts the client's namespace (`Options::namespace`) before metric
+    ///   names only: `<namespace>.<prefix>.check.response_time`, but `<prefix>.check` and
+    ///   `<prefix>.service` for the service checks.
+    /// - **Tags**: the client adds its default tags, and `env:`, `service:`, `version:` from
+    ///   `DD_ENV`, `DD_SERVICE`, `DD_VERSION` unless its default tags have them; the SDK then
+    ///   adds the tags given with [`tag`](Self::tag) and those of `DD_TAGS` only.
+    /// - **One datagram per call**, unless the application built the client with
+    ///   `Options::batching_options` (`BatchingOptions { max_buffer_size, max_time,
+    ///   max_retry_attempts, initial_retry_delay }`): then the client packs lines on a thread of
+    ///   its own, and what it loses there is not counted. `flush_metrics` waits for the calls
+    ///   to return, not for a batch to leave.
+    /// - **Field order**: the crate writes a service check's message before its tags
+    ///   (`_sc|<name>|<status>|m:<message>|#<tags>`); the agent reads either order.
+    /// - **Failures seen**: without batching, a UDP client sends from an unconnected socket,
+    ///   so an agent that is down goes unnoticed; its `to_addr` is resolved at every call (on
+    ///   the metrics thread). A Unix-socket client does not wait: a full socket buffer fails
+    ///   the call.
+    ///
+    /// **The crate prints** to stdout (`println!`; never stderr) when `Client::new` is given a
+    /// `socket_path` it cannot connect to (it then binds that path itself) and, with batching
+    /// only, when its thread gives up on a batch after its retries ("Failed to send within
+    /// retry policy... Dropping metrics: ..."), or when its channel is gone (a call finding
+    /// that thread ended, or that thread finding the client dropped without shutting it down).
+    /// Without batching, a failed send is returned, never printed.
+    ///
+    /// # Example
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use healthcheck::{HealthChecks, MetricsConfig};
+    ///
+    /// let client = dogstatsd::Client::new(dogstatsd::Options::default())?;
+    /// let health = HealthChecks::builder()
+    ///     .metrics(MetricsConfig::new().dogstatsd_client(Arc::new(client)))
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "dogstatsd")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dogstatsd")))]
+    pub fn dogstatsd_client(mut self, client: Arc<dogstatsd::Client>) -> Self {
+        self.client = Some(client);
+        self.sink = None;
         self
     }
 
@@ -266,7 +340,21 @@ impl MetricsConfig {
             None => prefix_from_env()?,
         };
         let mut tags = self.tags;
-        tags.extend(unified_service_tags(&tags)?);
+        let service_tags = unified_service_tags(&tags)?;
+        let listed_tags = dd_tags()?;
+        #[cfg(feature = "dogstatsd")]
+        if let Some(client) = self.client {
+            // The client adds `env:`, `service:` and `version:` from the environment itself.
+            tags.extend(listed_tags);
+            return Ok(Some(Resolved {
+                prefix,
+                tags,
+                max_line: self.max_payload.unwrap_or(DEFAULT_UDP_PAYLOAD),
+                transport: Transport::Client(client),
+            }));
+        }
+        tags.extend(service_tags);
+        tags.extend(listed_tags);
         let sink: Arc<dyn MetricSink> = match self.sink {
             Some(sink) => sink,
             None => match &destination {
@@ -281,7 +369,12 @@ impl MetricsConfig {
                 )),
             },
         };
-        Ok(Some(Resolved { prefix, tags, sink }))
+        Ok(Some(Resolved {
+            prefix,
+            tags,
+            max_line: sink.max_payload_size(),
+            transport: Transport::Sink(sink),
+        }))
     }
 }
 
@@ -289,7 +382,18 @@ impl MetricsConfig {
 pub(crate) struct Resolved {
     pub(crate) prefix: String,
     pub(crate) tags: Vec<String>,
-    pub(crate) sink: Arc<dyn MetricSink>,
+    /// The longest line a service check or an event may take: their messages are cut to fit.
+    pub(crate) max_line: usize,
+    pub(crate) transport: Transport,
+}
+
+/// Where metrics go.
+pub(crate) enum Transport {
+    /// The SDK's own lines, packed into payloads for a sink.
+    Sink(Arc<dyn MetricSink>),
+    /// Calls of the application's client.
+    #[cfg(feature = "dogstatsd")]
+    Client(Arc<dogstatsd::Client>),
 }
 
 fn env(name: &'static str) -> Result<Option<String>, Error> {
@@ -409,7 +513,7 @@ fn check_tag(tag: &str) -> Result<(), String> {
 }
 
 /// `env:`, `service:` and `version:` from `DD_ENV`, `DD_SERVICE`, `DD_VERSION`, unless `given`
-/// has them already, and the tags of `DD_TAGS` (comma- or space-separated).
+/// has them already.
 fn unified_service_tags(given: &[String]) -> Result<Vec<String>, Error> {
     let mut tags = Vec::new();
     for (key, variable) in [
@@ -431,6 +535,12 @@ fn unified_service_tags(given: &[String]) -> Result<Vec<String>, Error> {
             tags.push(tag);
         }
     }
+    Ok(tags)
+}
+
+/// The tags of `DD_TAGS` (comma- or space-separated).
+fn dd_tags() -> Result<Vec<String>, Error> {
+    let mut tags = Vec::new();
     if let Some(list) = env("DD_TAGS")? {
         for tag in list
             .split([',', ' '])

@@ -118,23 +118,54 @@ impl Writer {
         message: Option<&str>,
     ) {
         let start = out.len();
+        self.service_check_head(out, name, status, tags);
+        self.push_message(out, out.len() - start, message);
+        out.push('\n');
+    }
+
+    /// The message of a service check as [`service_check`](Self::service_check) writes it
+    /// (escaped, and cut so that its line fits `max_line`), for a client that writes the line
+    /// itself; `None` when the line would carry none.
+    #[cfg(feature = "dogstatsd")]
+    pub(crate) fn service_check_message(
+        &self,
+        name: &str,
+        status: CheckStatus,
+        tags: &str,
+        message: Option<&str>,
+    ) -> Option<String> {
+        let mut line = String::new();
+        self.service_check_head(&mut line, name, status, tags);
+        let head = line.len();
+        self.push_message(&mut line, head, message);
+        line.get(head + "|m:".len()..).map(str::to_owned)
+    }
+
+    /// `_sc|<prefix>.<name>|<status>|#<tags>`.
+    fn service_check_head(&self, out: &mut String, name: &str, status: CheckStatus, tags: &str) {
         out.push_str("_sc|");
         out.push_str(&self.prefix);
         out.push_str(name);
         out.push('|');
         out.push(char::from(b'0' + status as u8));
         self.tags(out, tags);
-        if let Some(message) = message.filter(|m| !m.is_empty()) {
-            let used = out.len() - start + "|m:".len() + "\n".len();
-            let room = self.max_line.saturating_sub(used);
-            let before = out.len();
-            out.push_str("|m:");
-            escape_into(out, message, true, room);
-            if out.len() == before + "|m:".len() {
-                out.truncate(before);
-            }
+    }
+
+    /// `|m:<message>`, escaped and cut so that a line whose head took `head` bytes fits
+    /// `max_line`; nothing when no part of the message fits.
+    fn push_message(&self, out: &mut String, head: usize, message: Option<&str>) {
+        let Some(message) = message.filter(|m| !m.is_empty()) else {
+            return;
+        };
+        let room = self
+            .max_line
+            .saturating_sub(head + "|m:".len() + "\n".len());
+        let before = out.len();
+        out.push_str("|m:");
+        escape_into(out, message, true, room);
+        if out.len() == before + "|m:".len() {
+            out.truncate(before);
         }
-        out.push('\n');
     }
 
     /// `_e{<title len>,<text len>}:<title>|<text>|k:<key>|t:<alert>|#<tags>\n`, lengths in bytes
@@ -149,6 +180,26 @@ impl Writer {
         alert_type: &str,
         tags: &str,
     ) {
+        let EventParts { title, text, tail } =
+            self.event_parts(title, text, aggregation_key, alert_type, tags);
+        let _ = write!(
+            out,
+            "_e{{{},{}}}:{title}|{text}{tail}",
+            title.len(),
+            text.len()
+        );
+    }
+
+    /// The title, the text and what follows them (`|k:..|t:..|#..\n`) of an event as
+    /// [`event`](Self::event) writes it: escaped and cut.
+    pub(crate) fn event_parts(
+        &self,
+        title: &str,
+        text: &str,
+        aggregation_key: &str,
+        alert_type: &str,
+        tags: &str,
+    ) -> EventParts {
         let mut title_escaped = String::with_capacity(title.len().min(MAX_EVENT_TITLE));
         escape_into(&mut title_escaped, title, false, MAX_EVENT_TITLE);
         let mut tail = String::new();
@@ -170,12 +221,28 @@ impl Writer {
         let room = self.max_line.saturating_sub(fixed).min(MAX_EVENT_TEXT);
         let mut text_escaped = String::with_capacity(text.len().min(room));
         escape_into(&mut text_escaped, text, false, room);
-        let _ = write!(
-            out,
-            "_e{{{},{}}}:{title_escaped}|{text_escaped}{tail}",
-            title_escaped.len(),
-            text_escaped.len()
-        );
+        EventParts {
+            title: title_escaped,
+            text: text_escaped,
+            tail,
+        }
+    }
+
+    /// `<prefix>.<name>`.
+    #[cfg(feature = "dogstatsd")]
+    pub(crate) fn name(&self, name: &str) -> String {
+        let mut full = String::with_capacity(self.prefix.len() + name.len());
+        full.push_str(&self.prefix);
+        full.push_str(name);
+        full
+    }
+
+    /// `tags` (comma-joined, already sanitized) and then the global tags, one by one.
+    #[cfg(feature = "dogstatsd")]
+    pub(crate) fn all_tags<'a>(&'a self, tags: &'a str) -> impl Iterator<Item = &'a str> + Clone {
+        tags.split(',')
+            .chain(self.global_tags.split(','))
+            .filter(|tag| !tag.is_empty())
     }
 
     fn tags(&self, out: &mut String, tags: &str) {
@@ -191,6 +258,15 @@ impl Writer {
     }
 }
 
+/// An event as [`Writer::event`] writes it: the escaped (and cut) title and text, and the rest
+/// of the line.
+#[derive(Debug)]
+pub(crate) struct EventParts {
+    pub(crate) title: String,
+    pub(crate) text: String,
+    pub(crate) tail: String,
+}
+
 /// A metric value.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Value {
@@ -203,7 +279,8 @@ pub(crate) enum Value {
 }
 
 impl Value {
-    fn write(self, out: &mut String) {
+    /// Writes the value as a DogStatsD line carries it.
+    pub(crate) fn write(self, out: &mut String) {
         match self {
             Value::Int(n) => push_int(out, n),
             Value::Millis(duration) => {
@@ -513,6 +590,66 @@ mod tests {
         let mut out = String::new();
         Writer::new("", &[], 1432).event(&mut out, "é", "ü", "", "success", "");
         assert_eq!(out, "_e{2,2}:é|ü|t:success\n");
+    }
+
+    /// What a client that writes its own lines is handed is what the SDK's lines carry.
+    #[cfg(feature = "dogstatsd")]
+    #[test]
+    fn parts_for_a_client_are_those_of_the_lines() {
+        for max in [1432, 200, 90, 64] {
+            let writer = Writer::new("healthcheck", &["env:prod".to_owned()], max);
+            for message in [None, Some(""), Some("down\r\nhard | m:now"), Some(&*huge())] {
+                let mut line = String::new();
+                writer.service_check(
+                    &mut line,
+                    "check",
+                    CheckStatus::Critical,
+                    "check:db",
+                    message,
+                );
+                let written = line.trim_end().split_once("|m:").map(|(_, m)| m.to_owned());
+                let handed = writer.service_check_message(
+                    "check",
+                    CheckStatus::Critical,
+                    "check:db",
+                    message,
+                );
+                assert_eq!(handed, written, "{max}: {message:?}");
+            }
+            let mut line = String::new();
+            writer.event(
+                &mut line,
+                "Healthcheck\ndb failed",
+                &huge(),
+                "check:db",
+                "error",
+                "check:db",
+            );
+            let parts = writer.event_parts(
+                "Healthcheck\ndb failed",
+                &huge(),
+                "check:db",
+                "error",
+                "check:db",
+            );
+            let head = format!("_e{{{},{}}}:", parts.title.len(), parts.text.len());
+            assert_eq!(
+                line,
+                format!("{head}{}|{}{}", parts.title, parts.text, parts.tail)
+            );
+        }
+        let writer = writer();
+        assert_eq!(writer.name("check.healthy"), "healthcheck.check.healthy");
+        assert_eq!(
+            writer.all_tags("check:db,group:back").collect::<Vec<_>>(),
+            ["check:db", "group:back", "env:prod", "team:core_platform"]
+        );
+        assert_eq!(
+            writer.all_tags("").collect::<Vec<_>>(),
+            ["env:prod", "team:core_platform"]
+        );
+        assert_eq!(Writer::new("", &[], 1432).all_tags("").count(), 0);
+        assert_eq!(Writer::new("", &[], 1432).name("up"), "up");
     }
 
     #[test]

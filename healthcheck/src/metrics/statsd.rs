@@ -5,14 +5,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::metrics::datagram::{self, Kind, Value};
-use crate::metrics::pipeline::{Message, Pipeline};
+use crate::metrics::pipeline::{AppMetric, Message, Pipeline};
 
 /// Sends the application's own metrics with the SDK's prefix, global tags and transport, like
 /// python-panopticon's `DataDog` helper. Cheap to clone. When metrics are off, every call does
 /// nothing.
 ///
-/// Calls never wait on I/O: lines are queued for the SDK's metrics thread, which batches them
+/// Calls never wait on I/O: metrics are queued for the SDK's metrics thread, which batches them
 /// with the checks' metrics.
+///
+/// With `MetricsConfig::dogstatsd_client` (feature `dogstatsd`), each call
+/// is forwarded to the application's client from the metrics thread, under
+/// `<namespace>.<prefix>.<name>`: `gauge`, `count`, `histogram` and `distribution` to the
+/// client's methods of the same names, and `timing` (so `time` and `time_future`) to
+/// `histogram` in fractional milliseconds.
 ///
 /// # Example
 /// ```
@@ -55,7 +61,9 @@ impl Statsd {
     ///   checks, or one call of this type's methods), and
     /// - payload (a datagram of one or more lines) that the transport could not send: the agent
     ///   unreachable, its buffer full past the send timeout, or the payload too large to send,
-    ///   such as a line with a name or tags longer than a datagram.
+    ///   such as a line with a name or tags longer than a datagram; with
+    ///   `MetricsConfig::dogstatsd_client` (feature `dogstatsd`), each call
+    ///   of the client that returned an error (a batching client's own losses are not seen).
     ///
     /// 0 when metrics are off. [`flush_metrics`](crate::HealthChecks::flush_metrics) returns
     /// `false` when it grew since the previous flush.
@@ -72,11 +80,12 @@ impl Statsd {
         for tag in tags {
             datagram::push_tag(&mut joined, tag);
         }
-        let mut line = String::with_capacity(64 + name.len() + joined.len());
-        pipeline
-            .writer()
-            .metric(&mut line, &sanitize_name(name), value, kind, &joined);
-        pipeline.send(Message::Lines(line));
+        pipeline.send(Message::Metric(AppMetric {
+            name: sanitize_name(name),
+            value,
+            kind,
+            tags: joined,
+        }));
     }
 
     /// Sets a gauge.

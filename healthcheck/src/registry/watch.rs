@@ -247,10 +247,8 @@ impl Watcher {
                     return stop;
                 }
             }
-            if response.events().is_empty()
-                && let Some(header) = response.header()
-            {
-                // A progress notification: everything up to this revision was delivered.
+            // A progress notification: everything up to this revision was delivered.
+            if let (true, Some(header)) = (response.events().is_empty(), response.header()) {
                 self.revision = Some(self.revision.unwrap_or(0).max(header.revision()));
             }
         }

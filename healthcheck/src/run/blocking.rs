@@ -145,6 +145,7 @@ impl Batched {
 
     fn finish(&mut self, component: Component) {
         self.landed = true;
+        let component = self.check.conclude(component);
         // Frees the check (and hands the result to joiners) before the caller can see it.
         self.check.flight.land(&component);
         if let Some(slot) = self.batch.results.get(self.slot) {

@@ -303,6 +303,7 @@ impl Landing {
     }
 
     pub(crate) fn land(self, component: Component) {
+        let component = self.check.conclude(component);
         self.check.flight.end(&self.shared);
         self.shared.publish(component);
     }
@@ -311,14 +312,13 @@ impl Landing {
 impl Drop for Landing {
     fn drop(&mut self) {
         if self.shared.result.get().is_none() {
+            let abandoned = Component::unhealthy(
+                "the check's execution was abandoned before it finished (its runtime shut down)",
+            )
+            .response_time_or(self.shared.started.elapsed());
+            let component = self.check.conclude(abandoned);
             self.check.flight.end(&self.shared);
-            self.shared.publish(
-                Component::unhealthy(
-                    "the check's execution was abandoned before it finished (its runtime shut \
-                     down)",
-                )
-                .response_time_or(self.shared.started.elapsed()),
-            );
+            self.shared.publish(component);
         }
     }
 }

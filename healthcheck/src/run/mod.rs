@@ -159,6 +159,7 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
                 } else {
                     result.response_time_or(took)
                 };
+                let component = check.conclude(component);
                 check.flight.land(&component);
                 results.push(executed(component));
             }
@@ -172,7 +173,7 @@ pub(crate) async fn run(checks: &[&CheckRef], default_timeout: Duration) -> Vec<
             FirstPoll::Panicked(payload) => {
                 clock = Instant::now();
                 fresh = true;
-                let component = panicked(&*payload, clock - started);
+                let component = check.conclude(panicked(&*payload, clock - started));
                 check.flight.land(&component);
                 results.push(executed(component));
             }

@@ -46,18 +46,20 @@ pub struct Environ {
 
 /// The SDK's features that are on.
 fn sdk_features() -> Vec<&'static str> {
-    let all: [(&'static str, bool); 21] = [
+    let all: [(&'static str, bool); 23] = [
         ("actix-web", cfg!(feature = "actix-web")),
         ("axum", cfg!(feature = "axum")),
         ("cli", cfg!(feature = "cli")),
         ("disk", cfg!(feature = "disk")),
         ("dns", cfg!(feature = "dns")),
+        ("dogstatsd", cfg!(feature = "dogstatsd")),
         ("etcd", cfg!(feature = "etcd")),
         ("events", cfg!(feature = "events")),
         ("http", cfg!(feature = "http")),
         ("memcached", cfg!(feature = "memcached")),
         ("memory", cfg!(feature = "memory")),
         ("postgres", cfg!(feature = "postgres")),
+        ("prometheus", cfg!(feature = "prometheus")),
         ("redis", cfg!(feature = "redis")),
         ("registry", cfg!(feature = "registry")),
         ("registry-tls", cfg!(feature = "registry-tls")),

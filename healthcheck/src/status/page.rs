@@ -294,6 +294,10 @@ impl Spark {
                 entry.status.as_str(),
                 HumanDuration(entry.duration)
             );
+            if entry.raw_status != entry.status {
+                // A flap held back (or a recovery not yet counted): what the run itself said.
+                let _ = write!(title, " (the run: {})", entry.raw_status.as_str());
+            }
             if let Some(message) = &entry.message {
                 let _ = write!(title, " · {}", shorten(message));
             }

@@ -8,6 +8,8 @@ use healthcheck::{Component, healthcheck};
     timeout = "500ms",
     critical = false,
     probes = ["liveness", "readiness", "startup"],
+    failure_threshold = 3,
+    success_threshold = 2,
     crate = "::healthcheck",
 )]
 fn database() -> Result<(), std::io::Error> {
@@ -49,6 +51,16 @@ fn only_critical() -> bool {
 
 #[healthcheck(probes = ["liveness"])]
 fn only_probes() -> bool {
+    true
+}
+
+#[healthcheck(failure_threshold = 5)]
+async fn only_failure_threshold() -> bool {
+    true
+}
+
+#[healthcheck(success_threshold = 1)]
+fn only_success_threshold() -> bool {
     true
 }
 
