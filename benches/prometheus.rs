@@ -1,6 +1,9 @@
 //! The Prometheus exporter: encoding the exposition of 1,000 checks (what `GET <base>/metrics`
 //! costs), and recording one execution (what every run of a check adds to the runner).
 //!
+//! Last, what it adds to a whole run: the same checks built twice, with and without Prometheus,
+//! run alternately (DogStatsD off in both), as the ratio of their median run times.
+//!
 //! `cargo bench --bench prometheus`. Prints a Markdown table. Encoding is timed call by call,
 //! as p50 and p99; recording is timed in batches, each a loop over every check, as the median of
 //! the batches' time per call. Recording reaches the crate-internal recorder through the hidden
@@ -159,6 +162,65 @@ fn main() {
         ns(shared)
     );
     println!("| `service` | {} per call |", ns(service));
+    for checks in [1, 10] {
+        let (off, on) = run_overhead(checks);
+        println!(
+            "| a run of {checks} check(s), Prometheus off → on ({RUN_ROUNDS} rounds of {RUN_BATCH}, median) | {} → {} per run: **{:.2}×** |",
+            ns(off),
+            ns(on),
+            on.as_secs_f64() / off.as_secs_f64()
+        );
+    }
+}
+
+/// Rounds of the run-overhead comparison, each one batch with and one without, alternately.
+const RUN_ROUNDS: usize = 300;
+/// Runs per batch.
+const RUN_BATCH: u32 = 200;
+
+/// The median time of a run of `checks` ready-at-once checks without, then with, Prometheus.
+fn run_overhead(checks: usize) -> (Duration, Duration) {
+    use healthcheck::{Check, HealthChecks, MetricsConfig};
+    let build = |prometheus: Option<Prometheus>| {
+        let mut builder = HealthChecks::builder()
+            .without_registered_checks()
+            .metrics(MetricsConfig::disabled());
+        for i in 0..checks {
+            builder = builder.check(Check::new(format!("check_{i}"), || async { true }));
+        }
+        if let Some(prometheus) = prometheus {
+            builder = builder.prometheus(prometheus);
+        }
+        builder.build().expect("valid checks")
+    };
+    let off = build(None);
+    let on = build(Some(Prometheus::new()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let time = |health: &HealthChecks| {
+            let health = health.clone();
+            async move {
+                let started = Instant::now();
+                for _ in 0..RUN_BATCH {
+                    black_box(health.run().await);
+                }
+                started.elapsed() / RUN_BATCH
+            }
+        };
+        // Warm both.
+        time(&off).await;
+        time(&on).await;
+        let mut offs = Vec::with_capacity(RUN_ROUNDS);
+        let mut ons = Vec::with_capacity(RUN_ROUNDS);
+        for _ in 0..RUN_ROUNDS {
+            offs.push(time(&off).await);
+            ons.push(time(&on).await);
+        }
+        (median(offs), median(ons))
+    })
 }
 
 /// The median time per `record` call over `BATCHES` loops over every check, each batch with the

@@ -454,3 +454,54 @@ async fn a_failed_client_call_is_counted_as_dropped() {
         "{lines:#?}"
     );
 }
+
+/// Run as a child whose output is captured: through an unbatched client whose agent is absent
+/// (a closed UDP port, an unresolvable host), runs, the application's own metrics and a flush
+/// print nothing — the crate's prints are on paths the SDK never takes (a client built with a
+/// `socket_path` it cannot reach, or with batching: the application's own choices).
+#[test]
+fn an_absent_agent_behind_the_client_prints_nothing() {
+    if std::env::var_os(support::CHILD).is_some() {
+        for to in ["127.0.0.1:9", "no-such-host.invalid:8125"] {
+            let options = dogstatsd::OptionsBuilder::new()
+                .from_addr("127.0.0.1:0".to_owned())
+                .to_addr(to.to_owned())
+                .build();
+            let client = Arc::new(dogstatsd::Client::new(options).expect("a client"));
+            let health = HealthChecks::builder()
+                .without_registered_checks()
+                .metrics(MetricsConfig::new().dogstatsd_client(client))
+                .check(Check::new("db", || async { Err::<(), _>("down\nhard") }))
+                .build()
+                .expect("valid");
+            for _ in 0..3 {
+                health.run_blocking().expect("no runtime here");
+            }
+            health.statsd().gauge("g", 1.0, &[]);
+            let _flushed = health.flush_metrics_blocking(Duration::from_secs(30));
+        }
+        return;
+    }
+    let output = support::child("an_absent_agent_behind_the_client_prints_nothing", &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let printed: Vec<&str> = stdout
+        .lines()
+        .filter(|l| {
+            !(l.is_empty()
+                || l.starts_with("running ")
+                || l.starts_with("test an_absent_agent_behind_the_client_prints_nothing ... ok")
+                || l.starts_with("test result: "))
+        })
+        .collect();
+    assert_eq!(printed, Vec::<&str>::new(), "something printed to stdout");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.trim().is_empty(),
+        "something printed to stderr: {stderr}"
+    );
+}

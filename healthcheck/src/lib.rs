@@ -67,7 +67,9 @@
     feature = "cli",
     feature = "workers",
     feature = "status",
-    feature = "events"
+    feature = "events",
+    feature = "prometheus",
+    feature = "dogstatsd"
 ))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
