@@ -941,15 +941,17 @@ impl HealthChecks {
             .collect();
         #[cfg(feature = "prometheus")]
         if let Some((_, recorder)) = &self.inner.prometheus {
-            let finished = std::time::SystemTime::now();
+            // When each finished: the run's start (already read) and its duration; no clock
+            // read per check.
+            let started = timestamp.timestamp_millis() as f64 / 1e3;
             for (&index, (_, entry, executed)) in indices.iter().zip(&entries) {
                 if *executed {
-                    recorder.record(
+                    recorder.record_at(
                         index,
                         entry.status,
                         entry.raw_status(),
                         entry.response_duration(),
-                        finished,
+                        started + entry.response_time,
                     );
                 }
             }

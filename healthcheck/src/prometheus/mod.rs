@@ -53,21 +53,22 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use prometheus_client::encoding::{EncodeLabelSet, LabelSetEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::{Family, MetricConstructor};
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::{Error, Status};
 
+mod histogram;
 mod recorder;
 #[cfg(test)]
 mod tests;
 
+use histogram::{AtomicHistogram, TimestampGauge};
 pub(crate) use recorder::Recorder;
 
 /// The metric name prefix unless [`Prometheus::prefix`] sets another.
@@ -262,9 +263,9 @@ const fn slot(status: Status) -> usize {
 struct Families {
     healthy: Family<GroupLabels, Gauge>,
     status: Family<StatusLabels, Gauge>,
-    duration: Family<CheckLabels, Histogram, Buckets>,
+    duration: Family<CheckLabels, AtomicHistogram, Buckets>,
     runs: Family<ResultLabels, Counter>,
-    last_run: Family<CheckLabels, Gauge<f64, AtomicU64>>,
+    last_run: Family<CheckLabels, TimestampGauge>,
     service: Family<NoLabels, Gauge>,
 }
 
@@ -325,9 +326,9 @@ impl Families {
 #[derive(Clone, Debug)]
 struct Buckets(Arc<[f64]>);
 
-impl MetricConstructor<Histogram> for Buckets {
-    fn new_metric(&self) -> Histogram {
-        Histogram::new(self.0.iter().copied())
+impl MetricConstructor<AtomicHistogram> for Buckets {
+    fn new_metric(&self) -> AtomicHistogram {
+        AtomicHistogram::new(&self.0)
     }
 }
 

@@ -2,14 +2,14 @@
 //! of a check and the verdict of a run write into them.
 
 use std::fmt;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
 
+use super::histogram::{AtomicHistogram, TimestampGauge};
 use super::{
     CheckLabels, Families, GroupLabels, NoLabels, Prometheus, ResultLabels, STATUSES, StatusLabels,
     slot,
@@ -30,7 +30,7 @@ struct CheckHandles {
     name: Arc<str>,
     /// Its groups, each once; `[""]` for a check in none.
     groups: Box<[Arc<str>]>,
-    duration: Histogram,
+    duration: AtomicHistogram,
     /// `check_runs_total` by raw result, in the order of [`STATUSES`].
     runs: [Counter; 3],
     /// The series that state something, made by the check's first execution.
@@ -38,7 +38,13 @@ struct CheckHandles {
     /// Keeps the reported series of one execution together when two executions of the check
     /// end at once: otherwise the state set could end with two statuses at 1, or none.
     order: Mutex<()>,
+    /// The status the state series last got ([`slot`]), or [`NO_STATUS`]: an execution that
+    /// reports what the last one did writes none of them, and takes no lock.
+    last: AtomicU8,
 }
+
+/// No status written yet.
+const NO_STATUS: u8 = u8::MAX;
 
 /// The series of a check that appear with its first execution.
 struct Reported {
@@ -46,7 +52,7 @@ struct Reported {
     healthy: Box<[Gauge]>,
     /// `check_status`, in the order of [`STATUSES`].
     status: [Gauge; 3],
-    last_run: Gauge<f64, AtomicU64>,
+    last_run: TimestampGauge,
 }
 
 impl Recorder {
@@ -84,6 +90,23 @@ impl Recorder {
         duration: Duration,
         finished: SystemTime,
     ) {
+        let finished = match finished.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(since) => since.as_secs_f64(),
+            Err(before) => -before.duration().as_secs_f64(),
+        };
+        self.record_at(index, status, raw, duration, finished);
+    }
+
+    /// [`record`](Self::record), with when it finished in seconds since the Unix epoch (the
+    /// runner reads the clock once per run, not once per check).
+    pub(crate) fn record_at(
+        &self,
+        index: usize,
+        status: Status,
+        raw: Status,
+        duration: Duration,
+        finished: f64,
+    ) {
         let Some(check) = self.checks.get(index) else {
             tracing::warn!(
                 index,
@@ -92,18 +115,20 @@ impl Recorder {
             );
             return;
         };
-        check.duration.observe(duration.as_secs_f64());
+        check.duration.observe(duration);
         check.runs[slot(raw)].inc();
         let reported = check
             .reported
             .get_or_init(|| Reported::new(&self.families, check));
-        let finished = match finished.duration_since(SystemTime::UNIX_EPOCH) {
-            Ok(since) => since.as_secs_f64(),
-            Err(before) => -before.duration().as_secs_f64(),
-        };
+        reported.last_run.set(finished);
+        // Mostly the status has not changed since the last execution: nothing more to write.
+        let new = u8::try_from(slot(status)).unwrap_or(NO_STATUS);
+        if check.last.load(Ordering::Acquire) == new {
+            return;
+        }
         let _in_order = check.order.lock().unwrap_or_else(PoisonError::into_inner);
-        // Mostly the status has not changed: reading a gauge is a plain load, writing one a
-        // locked instruction, so only what changes is written.
+        // Reading a gauge is a plain load, writing one a locked instruction: only what changes
+        // is written.
         let healthy = i64::from(status.is_healthy());
         for gauge in &reported.healthy {
             set_if_changed(gauge, healthy);
@@ -115,7 +140,7 @@ impl Recorder {
                 set_if_changed(gauge, 0);
             }
         }
-        reported.last_run.set(finished);
+        check.last.store(new, Ordering::Release);
     }
 
     /// The service's verdict after a run of every check.
@@ -168,6 +193,7 @@ impl CheckHandles {
             groups: unique.into_boxed_slice(),
             reported: OnceLock::new(),
             order: Mutex::new(()),
+            last: AtomicU8::new(NO_STATUS),
         }
     }
 }
