@@ -66,7 +66,11 @@ impl AtomicHistogram {
             .iter()
             .map(|bound| {
                 let nanos = (bound * 1e9).round();
-                if nanos <= 0.0 { 0 } else { nanos.min(u64::MAX as f64) as u64 }
+                if nanos <= 0.0 {
+                    0
+                } else {
+                    nanos.min(u64::MAX as f64) as u64
+                }
             })
             .collect();
         Self {
