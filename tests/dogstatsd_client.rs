@@ -482,26 +482,5 @@ fn an_absent_agent_behind_the_client_prints_nothing() {
         }
         return;
     }
-    let output = support::child("an_absent_agent_behind_the_client_prints_nothing", &[]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let printed: Vec<&str> = stdout
-        .lines()
-        .filter(|l| {
-            !(l.is_empty()
-                || l.starts_with("running ")
-                || l.starts_with("test an_absent_agent_behind_the_client_prints_nothing ... ok")
-                || l.starts_with("test result: "))
-        })
-        .collect();
-    assert_eq!(printed, Vec::<&str>::new(), "something printed to stdout");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.trim().is_empty(),
-        "something printed to stderr: {stderr}"
-    );
+    support::assert_child_prints_nothing("an_absent_agent_behind_the_client_prints_nothing");
 }

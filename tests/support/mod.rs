@@ -38,6 +38,31 @@ pub fn ran_in_child(test: &str, env: &[(&str, &str)]) -> bool {
     true
 }
 
+/// Runs `test` of this binary in a child process and asserts that it passed and printed
+/// nothing of its own: no line on stdout but the test harness's, nothing on stderr.
+pub fn assert_child_prints_nothing(test: &str) {
+    let output = child(test, &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let own = format!("test {test} ... ok");
+    let printed: Vec<&str> = stdout
+        .lines()
+        .filter(|l| {
+            !(l.is_empty()
+                || l.starts_with("running ")
+                || l.starts_with(&own)
+                || l.starts_with("test result: "))
+        })
+        .collect();
+    assert_eq!(printed, Vec::<&str>::new(), "printed to stdout");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.trim().is_empty(), "printed to stderr: {stderr}");
+}
+
 /// Runs one test of this binary in a child process, with `env` set and the variables of
 /// Datadog and of the SDK cleared, and returns what it printed.
 pub fn child(test: &str, env: &[(&str, &str)]) -> std::process::Output {

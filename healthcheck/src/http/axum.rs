@@ -19,8 +19,7 @@ use ::axum::extract::Request;
 use ::axum::response::Response;
 use ::axum::routing::any;
 
-use crate::http::body::read_body;
-use crate::http::{HealthHandler, HealthRequest};
+use crate::http::{HealthHandler, body};
 
 /// A router with every endpoint (under the handler's base path), answering any method (so that
 /// other methods get the handler's 405).
@@ -40,19 +39,6 @@ where
 }
 
 async fn answer(handler: &HealthHandler, parts: &::http::request::Parts, body: Body) -> Response {
-    let request = HealthRequest {
-        method: &parts.method,
-        path: parts.uri.path(),
-        query: parts.uri.query(),
-        headers: &parts.headers,
-    };
-    // Only a request whose body the handler takes (an event) is read, and at most its limit.
-    let response = match handler.body_limit(&request) {
-        Some(limit) => match read_body(body, limit).await {
-            Ok(read) => handler.handle_with_body(request, read.as_body()).await,
-            Err(read) => handler.handle_with_body(request, read).await,
-        },
-        None => handler.handle(request).await,
-    };
+    let response = body::answer(handler, parts, body).await;
     response.into_http().map(Body::from)
 }

@@ -20,8 +20,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body_util::Full;
 
-use crate::http::body::read_body;
-use crate::http::{HealthHandler, HealthRequest};
+use crate::http::{HealthHandler, body};
 
 /// Answers every request with the handler; a path that is not an endpoint gets a 404.
 #[derive(Clone, Debug)]
@@ -58,24 +57,7 @@ where
         let handler = self.handler.clone();
         let (parts, body) = request.into_parts();
         Box::pin(async move {
-            let request = HealthRequest {
-                method: &parts.method,
-                path: parts.uri.path(),
-                query: parts.uri.query(),
-                headers: &parts.headers,
-            };
-            let response = match handler.body_limit(&request) {
-                Some(limit) => match read_body(body, limit).await {
-                    Ok(read) => handler.handle_with_body(request, read.as_body()).await,
-                    Err(read) => handler.handle_with_body(request, read).await,
-                },
-                None => {
-                    // Never read: dropped here, so a body that is not `Sync` never crosses an
-                    // await.
-                    drop(body);
-                    handler.handle(request).await
-                }
-            };
+            let response = body::answer(&handler, &parts, body).await;
             Ok(response.into_http().map(Full::new))
         })
     }
