@@ -997,9 +997,11 @@ impl HealthHandler {
                 None
             };
             let history = |name: &str| health.history(name).unwrap_or_default();
-            let page = inner.options.status_page.clone().unwrap_or_default();
+            // Routed here only when a page is configured.
+            let default = crate::status::StatusPage::default();
+            let page = inner.options.status_page.as_ref().unwrap_or(&default);
             let html = crate::status::render_page(&crate::status::PageInput {
-                page: &page,
+                page,
                 service: health.identity().service(),
                 report: &report,
                 history: &history,
