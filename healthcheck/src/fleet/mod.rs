@@ -33,6 +33,7 @@ pub use store::RedisStore;
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
 pub use store::{
-    BeatRecord, FleetRecord, FleetStore, MemoryFleetStore, STORE_ENV, StoreError, StoreUrl,
+    BeatRecord, FleetRecord, FleetStore, MemoryFleetStore, STORE_ENV, StoreError, StoreFuture,
+    StoreUrl,
 };
 pub use view::{Fleet, FleetFilter, FleetView, InstanceResult};
