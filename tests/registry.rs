@@ -678,16 +678,21 @@ async fn one_member_of_three_killed_changes_nothing() {
         next_about(&mut watch, "i-cluster", Duration::from_secs(2)).await,
         RegistryEvent::Up(_)
     ));
+    let lease = registration.state().lease;
     cluster.kill(0);
-    // Past two times to live: the keep-alive went on through the other members.
+    // Past two times to live: the keep-alive went on through the other members, on the same
+    // lease, and watchers saw nothing.
     tokio::time::sleep(Duration::from_secs(9)).await;
     assert!(registry.is_up("i-cluster").await.expect("a read"));
+    let state = registration.state();
+    assert_eq!((state.lease, state.registrations), (lease, 1), "{state:?}");
     p.ready.store(false, Ordering::SeqCst);
     let _ = p.health.run().await;
-    assert!(matches!(
-        next_about(&mut watch, "i-cluster", Duration::from_secs(8)).await,
-        RegistryEvent::Down(_, DownReason::Unhealthy)
-    ));
+    let event = next_about(&mut watch, "i-cluster", Duration::from_secs(8)).await;
+    assert!(
+        matches!(event, RegistryEvent::Down(_, DownReason::Unhealthy)),
+        "{event:?}"
+    );
     registered(&registration, InstanceStatus::Down).await;
 }
 
@@ -931,6 +936,44 @@ async fn a_lease_lost_while_cut_off_from_etcd_is_granted_again_under_the_same_id
     let state = registration.state();
     assert_eq!(state.registrations, 2);
     assert_ne!(state.lease, Some(first));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_lost_for_less_than_the_time_to_live_keeps_the_lease() {
+    // The lease lives in etcd, not in the connection: renewing it through a new connection
+    // before it runs out keeps the instance registered as it was, and watchers see nothing.
+    let server = etcd::start();
+    let link = support::proxy::Cuttable::start(server.addr).await;
+    let through_link = registry(&link.addr.to_string(), "/services", Duration::from_secs(3));
+    let observer = registry(
+        &server.addr.to_string(),
+        "/services",
+        Duration::from_secs(3),
+    );
+    let mut watch = observer.watch(RegistryFilter::new());
+    let p = process("i-blip", "api", true);
+    let registration = through_link.register(Instance::of(&p.health));
+    registered(&registration, InstanceStatus::Up).await;
+    assert!(matches!(
+        next_about(&mut watch, "i-blip", Duration::from_secs(2)).await,
+        RegistryEvent::Up(_)
+    ));
+    let first = registration.state().lease.expect("a lease");
+
+    for _ in 0..2 {
+        link.cut();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        link.restore();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    // Two times to live later, the same lease, one registration, and nothing to report.
+    nothing_about(&mut watch, "i-blip", Duration::from_secs(2)).await;
+    let state = registration.state();
+    assert!(state.registered, "{state:?}");
+    assert_eq!(state.lease, Some(first), "{state:?}");
+    assert_eq!(state.registrations, 1, "{state:?}");
+    assert!(state.errors > 0, "the cuts were not noticed: {state:?}");
+    assert!(observer.is_up("i-blip").await.expect("a read"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,7 +24,9 @@
 //! # Faults
 //! etcd being away changes nothing else: [`register`](Registry::register) returns at once and
 //! keeps trying in the background (the [`check`](Registry::check) component says so, degraded);
-//! a lease lost while etcd was away is granted anew and the instance put back under the same id;
+//! a renewal that goes unanswered is tried again through a new connection, so that a member or a
+//! connection lost for less than the time to live keeps the lease and shows to nobody; a lease
+//! that ran out while etcd was away is granted anew and the instance put back under the same id;
 //! a watch picks up where it left off (from the last revision it saw) once etcd is back.
 //!
 //! # Example

@@ -23,8 +23,9 @@ use crate::run::selection::Selection;
 pub struct RegistrationState {
     /// The instance id.
     pub id: String,
-    /// Whether the instance is in etcd under a live lease, as far as the last exchange with
-    /// etcd showed.
+    /// Whether the instance is in etcd under a live lease, as far as the registration can
+    /// tell: from the grant until etcd says the lease is gone, or its time to live passes
+    /// without a renewal etcd answered (unanswered renewals meanwhile count in `errors`).
     pub registered: bool,
     /// The status last written, if any.
     pub status: Option<InstanceStatus>,
@@ -192,6 +193,29 @@ fn desired(readiness: &Readiness) -> (InstanceStatus, Option<DownReason>, Vec<St
 struct Lease {
     id: i64,
     keeper: Option<(LeaseKeeper, LeaseKeepAliveStream)>,
+    /// When etcd forgets the lease unless it is renewed before: the time to live etcd last
+    /// reported, counted from when that request was sent. Until then the lease lives in the
+    /// cluster whatever happens to the connection, so a member that goes away costs a renewal
+    /// through another member, not a new registration.
+    expires: Instant,
+}
+
+impl Lease {
+    fn expires(sent: Instant, ttl_seconds: i64) -> Instant {
+        sent + Duration::from_secs(u64::try_from(ttl_seconds).unwrap_or(0))
+    }
+
+    fn alive(&self) -> bool {
+        Instant::now() < self.expires
+    }
+}
+
+/// Why a renewal failed.
+enum Renewal {
+    /// etcd answered that the lease is gone: register again.
+    Gone(RegistryError),
+    /// No answer: the lease may well live on; renew again soon, through a new connection.
+    Unanswered(RegistryError),
 }
 
 /// The registration's task.
@@ -212,6 +236,9 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How long a grant or a write may take (a keep-alive has a third of the time to live).
 const REQUEST_LIMIT: Duration = Duration::from_secs(3);
+/// The first pause before renewing again after a renewal went unanswered, doubled up to a
+/// sixth of the time to live.
+const FIRST_RENEWAL_RETRY: Duration = Duration::from_millis(100);
 
 impl Keeper {
     fn new(
@@ -250,11 +277,17 @@ impl Keeper {
         keep_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut refreshing: Option<tokio::task::JoinHandle<()>> = None;
         let mut backoff = FIRST_BACKOFF;
+        let mut renewal_retry = FIRST_RENEWAL_RETRY;
         let mut next_attempt = Instant::now();
         // Until the readiness is known (the first run is under way), wait for it, but not
         // longer than one refresh interval.
         let registering_from = Instant::now();
         loop {
+            if self.lease.as_ref().is_some_and(|lease| !lease.alive()) {
+                // Not renewed within its time to live: etcd has dropped it, and the keys on it.
+                tracing::warn!(id = %self.instance.id(), "the service registry's lease ran out; registering again");
+                self.lost_lease();
+            }
             let readiness = self.follower.receiver.borrow_and_update().clone();
             let known = readiness.ready.is_some()
                 || readiness.shutting_down
@@ -271,16 +304,16 @@ impl Keeper {
                 match outcome {
                     Ok(()) => backoff = FIRST_BACKOFF,
                     Err(error) => {
+                        // A write that failed on a lease that lives is written again on it
+                        // (`write` drops a lease that etcd says is gone).
                         self.failed(&error);
-                        // Start again from a new lease: the old one may be gone with etcd.
-                        self.lease = None;
-                        self.shared.update(|state| state.registered = false);
                         next_attempt = Instant::now() + backoff;
                         backoff = (backoff * 2).min(MAX_BACKOFF);
                     }
                 }
             }
             let waiting = self.lease.is_none() || self.written.as_ref() != Some(&wanted);
+            let expires = self.lease.as_ref().map(|lease| lease.expires);
             tokio::select! {
                 done = &mut stopped => {
                     let result = self.deregister().await;
@@ -294,11 +327,18 @@ impl Keeper {
                 }
                 _ = self.follower.receiver.changed() => {}
                 _ = keep_tick.tick(), if self.lease.is_some() => {
-                    if let Err(error) = self.keep_alive().await {
-                        self.failed(&error);
-                        self.lease = None;
-                        self.shared.update(|state| state.registered = false);
-                        next_attempt = Instant::now();
+                    match self.keep_alive().await {
+                        Ok(()) => renewal_retry = FIRST_RENEWAL_RETRY,
+                        Err(Renewal::Unanswered(error)) => {
+                            self.failed(&error);
+                            keep_tick.reset_after(renewal_retry);
+                            renewal_retry = (renewal_retry * 2).min(self.ttl() / 6);
+                        }
+                        Err(Renewal::Gone(error)) => {
+                            self.failed(&error);
+                            self.lost_lease();
+                            next_attempt = Instant::now();
+                        }
                     }
                 }
                 _ = refresh_tick.tick() => {
@@ -317,8 +357,16 @@ impl Keeper {
                     }
                 }
                 () = tokio::time::sleep_until(next_attempt), if waiting && Instant::now() < next_attempt => {}
+                // The lease's end, seen as it comes (the loop's top registers again).
+                () = tokio::time::sleep_until(expires.unwrap_or(next_attempt)), if expires.is_some() => {}
             }
         }
+    }
+
+    /// Forgets a lease that etcd no longer has, so that the next attempt registers again.
+    fn lost_lease(&mut self) {
+        self.lease = None;
+        self.shared.update(|state| state.registered = false);
     }
 
     fn failed(&self, error: &RegistryError) {
@@ -410,8 +458,10 @@ impl Keeper {
         let seconds = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
         let ttl = i64::try_from(seconds).unwrap_or(i64::MAX);
         let mut leases = client.lease_client();
+        let sent = Instant::now();
         let granted = self.within(leases.grant(ttl, None)).await?;
         let id = granted.id();
+        let expires = Lease::expires(sent, granted.ttl());
         if self
             .written
             .as_ref()
@@ -423,7 +473,11 @@ impl Keeper {
         let mut kv = client.kv_client();
         self.within(kv.txn(self.writes(&record, id))).await?;
         let keeper = self.within(leases.keep_alive(id)).await.ok();
-        self.lease = Some(Lease { id, keeper });
+        self.lease = Some(Lease {
+            id,
+            keeper,
+            expires,
+        });
         self.written = Some(wanted.clone());
         tracing::info!(id = %record.id, status = %record.status, lease = id, "registered in the service registry");
         self.shared.update(|state| {
@@ -454,7 +508,12 @@ impl Keeper {
         let record = self.record(wanted);
         let client = self.client().await?;
         let mut kv = client.kv_client();
-        self.within(kv.txn(self.writes(&record, lease))).await?;
+        if let Err(error) = self.within(kv.txn(self.writes(&record, lease))).await {
+            if error.message().contains("lease not found") {
+                self.lost_lease();
+            }
+            return Err(error);
+        }
         self.written = Some(wanted.clone());
         tracing::info!(id = %record.id, status = %record.status, reason = ?record.reason, "service registry status changed");
         self.shared.update(|state| {
@@ -464,8 +523,9 @@ impl Keeper {
         Ok(())
     }
 
-    /// Renews the lease; an error when it is gone or etcd does not answer.
-    async fn keep_alive(&mut self) -> Result<(), RegistryError> {
+    /// Renews the lease: an error that says whether etcd answered that it is gone or did not
+    /// answer at all (then the stream and the client are made anew for the next try).
+    async fn keep_alive(&mut self) -> Result<(), Renewal> {
         let Some(lease) = self.lease.as_mut() else {
             return Ok(());
         };
@@ -473,14 +533,26 @@ impl Keeper {
         let limit = self.registry.inner.ttl / 3;
         let connection = Arc::clone(&self.registry.inner.connection);
         let display = connection.display().to_owned();
-        let fail = |message: String| RegistryError::new(&display, message);
+        let unanswered =
+            |message: String| Renewal::Unanswered(RegistryError::new(&display, message));
+        let sent = Instant::now();
         if lease.keeper.is_none() {
-            let client = connection.client().await.map_err(|e| fail(e.to_string()))?;
-            let pair = tokio::time::timeout(limit, client.lease_client().keep_alive(id))
-                .await
-                .map_err(|_| fail("no answer to a lease keep-alive".to_owned()))?
-                .map_err(|e| fail(e.to_string()))?;
-            lease.keeper = Some(pair);
+            let pair = tokio::time::timeout(limit, async {
+                let client = connection.client().await?;
+                client.lease_client().keep_alive(id).await
+            })
+            .await;
+            match pair {
+                Ok(Ok(pair)) => lease.keeper = Some(pair),
+                Ok(Err(error)) => {
+                    connection.reset();
+                    return Err(unanswered(error.to_string()));
+                }
+                Err(_) => {
+                    connection.reset();
+                    return Err(unanswered("no answer to a lease keep-alive".to_owned()));
+                }
+            }
         }
         let Some((keeper, stream)) = lease.keeper.as_mut() else {
             return Ok(());
@@ -491,27 +563,33 @@ impl Keeper {
         })
         .await;
         match renewed {
-            Ok(Ok(Some(response))) if response.ttl() > 0 => Ok(()),
+            Ok(Ok(Some(response))) if response.ttl() > 0 => {
+                lease.expires = Lease::expires(sent, response.ttl());
+                Ok(())
+            }
             Ok(Ok(Some(_))) => {
                 tracing::warn!(
                     lease = id,
                     "the service registry's lease is gone; registering again"
                 );
-                Err(fail(format!("lease {id:x} expired")))
+                Err(Renewal::Gone(RegistryError::new(
+                    &display,
+                    format!("lease {id:x} expired"),
+                )))
             }
             Ok(Ok(None)) => {
                 lease.keeper = None;
-                Err(fail("the keep-alive stream ended".to_owned()))
+                Err(unanswered("the keep-alive stream ended".to_owned()))
             }
             Ok(Err(error)) => {
                 lease.keeper = None;
                 connection.reset();
-                Err(fail(error.to_string()))
+                Err(unanswered(error.to_string()))
             }
             Err(_) => {
                 lease.keeper = None;
                 connection.reset();
-                Err(fail("no answer to a lease keep-alive".to_owned()))
+                Err(unanswered("no answer to a lease keep-alive".to_owned()))
             }
         }
     }
