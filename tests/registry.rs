@@ -897,26 +897,57 @@ fn registry_plain(endpoints: &str) -> Registry {
         .expect("builds")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lease_lost_while_cut_off_from_etcd_is_granted_again_under_the_same_id() {
-    // etcd stays up; the process is cut off from it for longer than the time to live.
+/// An instance registered through a link that can be cut, watched by an observer that etcd
+/// stays reachable for.
+struct Linked {
+    _server: Server,
+    link: support::proxy::Cuttable,
+    observer: Registry,
+    watch: RegistryWatch,
+    _process: Process,
+    registration: Registration,
+    /// The lease of the first registration.
+    first: i64,
+}
+
+async fn registered_through_a_link(id: &str, ttl: Duration) -> Linked {
     let server = etcd::start();
     let link = support::proxy::Cuttable::start(server.addr).await;
-    let through_link = registry(&link.addr.to_string(), "/services", Duration::from_secs(2));
-    let observer = registry(
-        &server.addr.to_string(),
-        "/services",
-        Duration::from_secs(2),
-    );
+    let through_link = registry(&link.addr.to_string(), "/services", ttl);
+    let observer = registry(&server.addr.to_string(), "/services", ttl);
     let mut watch = observer.watch(RegistryFilter::new());
-    let p = process("i-cut", "api", true);
+    let p = process(id, "api", true);
     let registration = through_link.register(Instance::of(&p.health));
     registered(&registration, InstanceStatus::Up).await;
     assert!(matches!(
-        next_about(&mut watch, "i-cut", Duration::from_secs(2)).await,
+        next_about(&mut watch, id, Duration::from_secs(2)).await,
         RegistryEvent::Up(_)
     ));
     let first = registration.state().lease.expect("a lease");
+    Linked {
+        _server: server,
+        link,
+        observer,
+        watch,
+        _process: p,
+        registration,
+        first,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_lost_while_cut_off_from_etcd_is_granted_again_under_the_same_id() {
+    // etcd stays up; the process is cut off from it for longer than the time to live.
+    // Every field bound: one left to `..` would be dropped here, its server or process with it.
+    let Linked {
+        _server,
+        link,
+        observer: _,
+        mut watch,
+        _process,
+        registration,
+        first,
+    } = registered_through_a_link("i-cut", Duration::from_secs(2)).await;
 
     link.cut();
     // The lease runs out on etcd's side: the others see the instance expire.
@@ -942,23 +973,15 @@ async fn a_lease_lost_while_cut_off_from_etcd_is_granted_again_under_the_same_id
 async fn a_connection_lost_for_less_than_the_time_to_live_keeps_the_lease() {
     // The lease lives in etcd, not in the connection: renewing it through a new connection
     // before it runs out keeps the instance registered as it was, and watchers see nothing.
-    let server = etcd::start();
-    let link = support::proxy::Cuttable::start(server.addr).await;
-    let through_link = registry(&link.addr.to_string(), "/services", Duration::from_secs(3));
-    let observer = registry(
-        &server.addr.to_string(),
-        "/services",
-        Duration::from_secs(3),
-    );
-    let mut watch = observer.watch(RegistryFilter::new());
-    let p = process("i-blip", "api", true);
-    let registration = through_link.register(Instance::of(&p.health));
-    registered(&registration, InstanceStatus::Up).await;
-    assert!(matches!(
-        next_about(&mut watch, "i-blip", Duration::from_secs(2)).await,
-        RegistryEvent::Up(_)
-    ));
-    let first = registration.state().lease.expect("a lease");
+    let Linked {
+        _server,
+        link,
+        observer,
+        mut watch,
+        _process,
+        registration,
+        first,
+    } = registered_through_a_link("i-blip", Duration::from_secs(3)).await;
 
     for _ in 0..2 {
         link.cut();
