@@ -11,6 +11,9 @@
 
 #![allow(clippy::print_stdout)] // Printing is what this program is for.
 
+#[path = "support/timing.rs"]
+mod timing;
+
 #[path = "../tests/support/http_server.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod http_server;
@@ -18,6 +21,8 @@ mod http_server;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use timing::{Percentiles, ms};
 
 use http_server::HttpServer;
 
@@ -307,33 +312,4 @@ fn probe_verbose(binary: &Path, args: &[String]) -> (Duration, Duration) {
         .and_then(|ms| ms.parse::<f64>().ok())
         .unwrap_or_else(|| panic!("`probe -v` printed {stdout:?}; expected `200 in <ms> ms`"));
     (took, Duration::from_secs_f64(request / 1e3))
-}
-
-/// Nearest-rank percentiles of a set of times.
-struct Percentiles {
-    p50: Duration,
-    p99: Duration,
-    max: Duration,
-}
-
-impl Percentiles {
-    fn of(samples: &[Duration]) -> Self {
-        assert!(!samples.is_empty(), "no sample");
-        let mut samples = samples.to_vec();
-        samples.sort_unstable();
-        let rank = |q: f64| {
-            let index = (q * samples.len() as f64).ceil() as usize;
-            samples[index.clamp(1, samples.len()) - 1]
-        };
-        Self {
-            p50: rank(0.50),
-            p99: rank(0.99),
-            max: rank(1.0),
-        }
-    }
-}
-
-/// `duration` in milliseconds, two decimals.
-fn ms(duration: Duration) -> String {
-    format!("{:.2} ms", duration.as_secs_f64() * 1e3)
 }

@@ -7,6 +7,9 @@
 
 #![allow(clippy::print_stdout)] // Printing is what this program is for.
 
+#[path = "support/timing.rs"]
+mod timing;
+
 #[path = "../tests/support/servers/mod.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod servers;
@@ -16,6 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use timing::median;
+
 use healthcheck::Status;
 use healthcheck::fleet::{
     EtcdStore, FleetConfig, FleetRecord, FleetStore, MemoryFleetStore, PostgresStore, RedisStore,
@@ -44,11 +49,6 @@ fn checks(fleet: FleetConfig, count: usize) -> HealthChecks {
         .fleet(fleet)
         .build()
         .expect("valid checks")
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
 }
 
 /// Median time of a run + JSON of each of `variants`, taking turns in blocks so that drift on a

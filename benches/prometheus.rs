@@ -11,8 +11,13 @@
 
 #![allow(clippy::print_stdout)] // Printing is what this program is for.
 
+#[path = "support/timing.rs"]
+mod timing;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime};
+
+use timing::{Percentiles, median, ms, ns};
 
 use healthcheck::Status;
 use healthcheck::prometheus::__bench::BenchRecorder;
@@ -284,43 +289,4 @@ fn two_threads(recorder: &BenchRecorder, mine: fn(usize, usize) -> bool) -> Dura
             .collect()
     });
     median(per_thread.into_iter().flatten().collect())
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort_unstable();
-    samples[samples.len() / 2]
-}
-
-/// Nearest-rank percentiles of a set of times.
-struct Percentiles {
-    p50: Duration,
-    p99: Duration,
-    max: Duration,
-}
-
-impl Percentiles {
-    fn of(samples: &[Duration]) -> Self {
-        assert!(!samples.is_empty(), "no sample");
-        let mut samples = samples.to_vec();
-        samples.sort_unstable();
-        let rank = |q: f64| {
-            let index = (q * samples.len() as f64).ceil() as usize;
-            samples[index.clamp(1, samples.len()) - 1]
-        };
-        Self {
-            p50: rank(0.50),
-            p99: rank(0.99),
-            max: rank(1.0),
-        }
-    }
-}
-
-/// `duration` in milliseconds, two decimals.
-fn ms(duration: Duration) -> String {
-    format!("{:.2} ms", duration.as_secs_f64() * 1e3)
-}
-
-/// `duration` in nanoseconds.
-fn ns(duration: Duration) -> String {
-    format!("{} ns", duration.as_nanos())
 }

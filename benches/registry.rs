@@ -8,6 +8,9 @@
 
 #![allow(clippy::print_stdout)] // Printing is what this program is for.
 
+#[path = "support/timing.rs"]
+mod timing;
+
 #[path = "../tests/support/servers/mod.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod servers;
@@ -18,6 +21,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use timing::Percentiles;
 
 use healthcheck::registry::{
     DownReason, Instance, InstanceStatus, Registration, Registry, RegistryEvent, RegistryFilter,
@@ -337,8 +342,8 @@ fn event_latency(runtime: &tokio::runtime::Runtime, etcd: &Etcd) {
         registration.deregister().await.expect("a deregistration");
         (samples, runs, unexpected)
     });
-    let (p50, p99, max) = percentiles(samples);
-    let (run_p50, _, _) = percentiles(runs);
+    let Percentiles { p50, p99, max } = Percentiles::of(&samples);
+    let run_p50 = Percentiles::of(&runs).p50;
     println!(
         "| status change → watcher's event, p50 ({FLIPS} changes, up and down in turn) | {p50:.1?} | | of which `run()` {run_p50:.1?} |"
     );
@@ -350,13 +355,6 @@ fn event_latency(runtime: &tokio::runtime::Runtime, etcd: &Etcd) {
             "**not met**"
         }
     );
-}
-
-/// p50, p99 and the maximum.
-fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration, Duration) {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).saturating_sub(1)];
-    (at(0.5), at(0.99), at(1.0))
 }
 
 /// (c) What idle registrations cost etcd.

@@ -79,6 +79,20 @@ fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> 
     })
 }
 
+/// `check`'s runs of every result, summed.
+fn runs_total(scrape: &Scrape, check: &str) -> f64 {
+    ["healthy", "degraded", "unhealthy"]
+        .iter()
+        .filter_map(|result| {
+            value(
+                scrape,
+                "healthcheck_check_runs_total",
+                &[("check", check), ("result", result)],
+            )
+        })
+        .sum()
+}
+
 /// The cumulative bucket counts of histogram `metric` with exactly `labels`, by upper bound.
 fn buckets(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Vec<(f64, f64)> {
     let found = samples(scrape, metric, labels);
@@ -430,16 +444,7 @@ fn the_state_set_follows_every_transition() {
         );
     }
     let scrape = parse(&prometheus.encode());
-    let total: f64 = ["healthy", "degraded", "unhealthy"]
-        .iter()
-        .filter_map(|result| {
-            value(
-                &scrape,
-                "healthcheck_check_runs_total",
-                &[("check", "db"), ("result", result)],
-            )
-        })
-        .sum();
+    let total = runs_total(&scrape, "db");
     assert_eq!(total, script.len() as f64);
 }
 
@@ -764,16 +769,7 @@ fn concurrent_executions_leave_one_consistent_state() {
         .collect();
     let expected = if set[2] == Some(1.0) { 0.0 } else { 1.0 };
     assert_eq!(healthy, [Some(expected), Some(expected)]);
-    let total: f64 = ["healthy", "degraded", "unhealthy"]
-        .iter()
-        .filter_map(|result| {
-            value(
-                &scrape,
-                "healthcheck_check_runs_total",
-                &[("check", "db"), ("result", result)],
-            )
-        })
-        .sum();
+    let total = runs_total(&scrape, "db");
     assert_eq!(total, (THREADS * EACH) as f64);
     assert_eq!(
         value(
